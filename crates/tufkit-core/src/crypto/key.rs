@@ -1,0 +1,258 @@
+//! Public keys as TUF metadata lists them, and signature verification with `ring`.
+
+use std::fmt;
+
+use base64::Engine as _;
+use ring::signature::{self, UnparsedPublicKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::der;
+use crate::error::{Error, Result};
+
+/// A key identifier. Treated as an opaque label when verifying (TAP 12); computed as the
+/// hex SHA-256 of the canonical key JSON when tufkit generates a key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyId(pub String);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for KeyId {
+    fn from(s: &str) -> Self {
+        KeyId(s.to_string())
+    }
+}
+
+/// The `keyval` object of a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyVal {
+    /// The public key: hex for ed25519, PEM SubjectPublicKeyInfo for ecdsa and rsa.
+    pub public: String,
+    /// Fields tufkit does not know, kept as received.
+    #[serde(flatten)]
+    pub unknown: Map<String, Value>,
+}
+
+/// A public key as listed in root or in delegations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Key {
+    /// Key type: `ed25519`, `ecdsa`, `ecdsa-sha2-nistp256` or `rsa`.
+    pub keytype: String,
+    /// Signature scheme: `ed25519`, `ecdsa-sha2-nistp256` or `rsassa-pss-sha256`.
+    pub scheme: String,
+    /// Key material.
+    pub keyval: KeyVal,
+    /// Fields tufkit does not know (e.g. `keyid_hash_algorithms`, `x-...-keyowner`).
+    #[serde(flatten)]
+    pub unknown: Map<String, Value>,
+}
+
+/// The signature algorithms tufkit verifies and creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// Ed25519 (`ed25519`/`ed25519`, hex public key).
+    Ed25519,
+    /// ECDSA P-256 with SHA-256 (`ecdsa`/`ecdsa-sha2-nistp256`, PEM public key, DER signatures).
+    EcdsaP256,
+    /// RSASSA-PSS with SHA-256, MGF1-SHA256, salt length 32 (`rsa`/`rsassa-pss-sha256`).
+    RsaPssSha256,
+}
+
+impl KeyKind {
+    /// The `keytype` tufkit writes for this kind.
+    pub fn keytype(self) -> &'static str {
+        match self {
+            KeyKind::Ed25519 => "ed25519",
+            KeyKind::EcdsaP256 => "ecdsa",
+            KeyKind::RsaPssSha256 => "rsa",
+        }
+    }
+
+    /// The `scheme` tufkit writes for this kind.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            KeyKind::Ed25519 => "ed25519",
+            KeyKind::EcdsaP256 => "ecdsa-sha2-nistp256",
+            KeyKind::RsaPssSha256 => "rsassa-pss-sha256",
+        }
+    }
+
+    /// Parses a user-facing name: `ed25519`, `ecdsa` or `rsa`.
+    pub fn from_name(name: &str) -> Option<KeyKind> {
+        match name {
+            "ed25519" => Some(KeyKind::Ed25519),
+            "ecdsa" | "ecdsa-sha2-nistp256" => Some(KeyKind::EcdsaP256),
+            "rsa" => Some(KeyKind::RsaPssSha256),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed public key ready to verify signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PublicKey {
+    kind: KeyKind,
+    /// Raw key: 32 bytes (ed25519), an uncompressed P-256 point, or a PKCS#1 RSAPublicKey.
+    raw: Vec<u8>,
+}
+
+impl PublicKey {
+    /// Parses the key material of `key` for its keytype and scheme.
+    pub fn from_key(key: &Key) -> Result<PublicKey> {
+        let kind = match (key.keytype.as_str(), key.scheme.as_str()) {
+            ("ed25519", "ed25519") => KeyKind::Ed25519,
+            ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => KeyKind::EcdsaP256,
+            ("rsa", "rsassa-pss-sha256") => KeyKind::RsaPssSha256,
+            (t, s) => {
+                return Err(Error::Key(format!(
+                    "unsupported keytype/scheme {t:?}/{s:?} (supported: ed25519/ed25519, ecdsa/ecdsa-sha2-nistp256, rsa/rsassa-pss-sha256)"
+                )))
+            }
+        };
+        let public = key.keyval.public.trim();
+        let raw = match kind {
+            KeyKind::Ed25519 => {
+                let raw = hex::decode(public)
+                    .map_err(|_| Error::Key("ed25519 public key is not hex".into()))?;
+                if raw.len() != 32 {
+                    return Err(Error::Key(format!(
+                        "ed25519 public key has {} bytes, expected 32",
+                        raw.len()
+                    )));
+                }
+                raw
+            }
+            KeyKind::EcdsaP256 => {
+                let der = pem_decode(public, "PUBLIC KEY")?;
+                let spki = der::parse_spki(&der).ok_or_else(|| {
+                    Error::Key("ecdsa public key is not a valid SubjectPublicKeyInfo".into())
+                })?;
+                if spki.algorithm != der::OID_EC_PUBLIC_KEY || spki.parameter != Some(der::OID_P256)
+                {
+                    return Err(Error::Key("ecdsa public key is not a P-256 key".into()));
+                }
+                if spki.key.len() != 65 || spki.key[0] != 4 {
+                    return Err(Error::Key(
+                        "ecdsa public key is not an uncompressed P-256 point".into(),
+                    ));
+                }
+                spki.key.to_vec()
+            }
+            KeyKind::RsaPssSha256 => {
+                if let Ok(der) = pem_decode(public, "PUBLIC KEY") {
+                    let spki = der::parse_spki(&der).ok_or_else(|| {
+                        Error::Key("rsa public key is not a valid SubjectPublicKeyInfo".into())
+                    })?;
+                    if spki.algorithm != der::OID_RSA {
+                        return Err(Error::Key("rsa public key has another algorithm".into()));
+                    }
+                    spki.key.to_vec()
+                } else {
+                    pem_decode(public, "RSA PUBLIC KEY")?
+                }
+            }
+        };
+        Ok(PublicKey { kind, raw })
+    }
+
+    /// The algorithm of this key.
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    /// Checks `sig` over `msg`. Any malformed input simply fails to verify.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let alg: &dyn signature::VerificationAlgorithm = match self.kind {
+            KeyKind::Ed25519 => &signature::ED25519,
+            // ring accepts high-S ECDSA signatures, as TUF peers expect.
+            KeyKind::EcdsaP256 => &signature::ECDSA_P256_SHA256_ASN1,
+            KeyKind::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
+        };
+        UnparsedPublicKey::new(alg, &self.raw)
+            .verify(msg, sig)
+            .is_ok()
+    }
+
+    /// Builds the TUF key JSON for this public key.
+    pub fn to_key(&self) -> Key {
+        let public = match self.kind {
+            KeyKind::Ed25519 => hex::encode(&self.raw),
+            KeyKind::EcdsaP256 => pem_encode(
+                &der::build_spki(der::OID_EC_PUBLIC_KEY, Some(der::OID_P256), &self.raw),
+                "PUBLIC KEY",
+            ),
+            KeyKind::RsaPssSha256 => pem_encode(
+                &der::build_spki(der::OID_RSA, None, &self.raw),
+                "PUBLIC KEY",
+            ),
+        };
+        Key {
+            keytype: self.kind.keytype().into(),
+            scheme: self.kind.scheme().into(),
+            keyval: KeyVal {
+                public,
+                unknown: Map::new(),
+            },
+            unknown: Map::new(),
+        }
+    }
+
+    pub(crate) fn from_raw(kind: KeyKind, raw: Vec<u8>) -> PublicKey {
+        PublicKey { kind, raw }
+    }
+}
+
+impl Key {
+    /// The keyid tufkit assigns: hex SHA-256 of the canonical JSON of
+    /// `{keytype, scheme, keyval}` (unknown fields excluded).
+    pub fn key_id(&self) -> Result<KeyId> {
+        let value = serde_json::json!({
+            "keytype": self.keytype,
+            "scheme": self.scheme,
+            "keyval": serde_json::to_value(&self.keyval).map_err(|e| Error::Key(e.to_string()))?,
+        });
+        let bytes = crate::canonical::to_canonical(&value)?;
+        Ok(KeyId(hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            &bytes,
+        ))))
+    }
+}
+
+/// Decodes the first PEM block labelled `label`.
+pub fn pem_decode(text: &str, label: &str) -> Result<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text
+        .find(&begin)
+        .ok_or_else(|| Error::Key(format!("no PEM block \"{label}\" found")))?
+        + begin.len();
+    let stop = text[start..]
+        .find(&end)
+        .ok_or_else(|| Error::Key(format!("PEM block \"{label}\" is not terminated")))?
+        + start;
+    let body: String = text[start..stop]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|e| Error::Key(format!("PEM block \"{label}\" is not valid base64: {e}")))
+}
+
+/// Encodes DER bytes as a PEM block (64-column lines, trailing newline).
+pub fn pem_encode(der: &[u8], label: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

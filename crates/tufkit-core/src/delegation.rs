@@ -1,0 +1,129 @@
+//! Target search through the delegation graph (spec 5.6.7), as pure logic.
+//!
+//! [`TargetSearch`] walks the graph in pre-order depth-first order, delegations in their
+//! listed (priority) order. It never fetches anything: when it needs a role that is not
+//! trusted yet it returns [`SearchStep::NeedRole`]; the caller loads the role into the
+//! [`TrustedSet`] (or reports the failure with [`TargetSearch::role_failed`]) and calls
+//! [`TargetSearch::step`] again.
+
+use std::collections::HashSet;
+
+use crate::error::Error;
+use crate::metadata::TargetFile;
+use crate::trust::TrustedSet;
+
+/// Default cap on the number of roles one search visits.
+pub const DEFAULT_MAX_DELEGATIONS: usize = 32;
+
+/// What the search needs or found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchStep {
+    /// Load `role` (delegated by `delegator`) into the trusted set, then call `step` again.
+    NeedRole {
+        /// Role to load.
+        role: String,
+        /// Role whose delegation leads to it (`root` for `targets`).
+        delegator: String,
+    },
+    /// The target, and the role that signed it.
+    Found {
+        /// Target info.
+        target: TargetFile,
+        /// Role whose metadata lists the target.
+        role: String,
+    },
+    /// No role on the search path lists the target.
+    NotFound,
+}
+
+/// A pre-order depth-first search for one target path.
+#[derive(Debug)]
+pub struct TargetSearch {
+    path: String,
+    stack: Vec<(String, String)>,
+    visited: HashSet<(String, String)>,
+    remaining: usize,
+    failures: Vec<(String, Error)>,
+}
+
+impl TargetSearch {
+    /// A search for `target_path` visiting at most `max_roles` roles.
+    pub fn new(target_path: &str, max_roles: usize) -> TargetSearch {
+        TargetSearch {
+            path: target_path.to_string(),
+            stack: vec![("targets".to_string(), "root".to_string())],
+            visited: HashSet::new(),
+            remaining: max_roles,
+            failures: Vec::new(),
+        }
+    }
+
+    /// The target path searched for.
+    pub fn target_path(&self) -> &str {
+        &self.path
+    }
+
+    /// Roles that failed to load during the search, with why. A failed role ends only its
+    /// own branch; these explain a final `NotFound`.
+    pub fn failures(&self) -> &[(String, Error)] {
+        &self.failures
+    }
+
+    /// Records that the role last asked for could not be loaded; its branch is skipped.
+    pub fn role_failed(&mut self, role: &str, error: Error) {
+        if let Some(pos) = self.stack.iter().rposition(|(r, _)| r == role) {
+            let (r, d) = self.stack.remove(pos);
+            self.visited.insert((r, d));
+        }
+        self.failures.push((role.to_string(), error));
+    }
+
+    /// Advances the search as far as the trusted set allows.
+    pub fn step(&mut self, trusted: &TrustedSet) -> SearchStep {
+        while let Some((role, delegator)) = self.stack.last().cloned() {
+            if self.remaining == 0 {
+                break;
+            }
+            if self.visited.contains(&(role.clone(), delegator.clone())) {
+                self.stack.pop();
+                continue;
+            }
+            let Some(targets) = trusted.targets_role(&role) else {
+                return SearchStep::NeedRole { role, delegator };
+            };
+            // A role trusted through another delegator must also satisfy this one.
+            if role != "targets" {
+                if let Err(e) = trusted.verify_loaded_role_via(&role, &delegator) {
+                    self.stack.pop();
+                    self.visited.insert((role.clone(), delegator));
+                    self.failures.push((role, e));
+                    continue;
+                }
+            }
+            self.stack.pop();
+            self.visited.insert((role.clone(), delegator));
+            self.remaining -= 1;
+            // 5.6.7.1: the role lists the target.
+            if let Some(target) = targets.targets.get(&self.path) {
+                return SearchStep::Found {
+                    target: target.clone(),
+                    role,
+                };
+            }
+            // 5.6.7.2: descend into delegations whose paths match, in priority order.
+            if let Some(delegations) = &targets.delegations {
+                let mut children = Vec::new();
+                for (child, terminating) in delegations.roles_for_target(&self.path) {
+                    children.push((child, role.clone()));
+                    if terminating {
+                        // 5.6.7.2.1.4: a terminating role ends the search after its subtree.
+                        self.stack.clear();
+                        break;
+                    }
+                }
+                self.stack.extend(children.into_iter().rev());
+            }
+        }
+        SearchStep::NotFound
+    }
+}

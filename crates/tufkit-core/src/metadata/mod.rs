@@ -1,0 +1,249 @@
+//! The TUF metadata model: one set of types for clients and repositories.
+//!
+//! Every object keeps the fields tufkit does not know in an `unknown` map and writes them
+//! back unchanged. Parsing ([`Parsed::from_slice`]) reads the bytes once into a JSON value,
+//! canonicalises the `signed` value *as received* (that is what signatures cover), then
+//! builds the typed model from the same value and validates it.
+
+mod delegations;
+mod expires;
+mod root;
+mod snapshot;
+mod targets;
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use delegations::{DelegatedRole, Delegations, SuccinctRoles};
+pub use expires::{format_expires, parse_expires};
+pub use root::{RoleKeys, Root, TOP_LEVEL_ROLES};
+pub use snapshot::{MetaFile, Snapshot, Timestamp};
+pub use targets::{TargetFile, Targets};
+
+use crate::crypto::KeyId;
+use crate::error::{Error, Result};
+
+/// Algorithm name to lowercase hex digest.
+pub type Hashes = BTreeMap<String, String>;
+
+/// One signature in the envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The keyid of the signing key (an opaque label when verifying).
+    pub keyid: KeyId,
+    /// Hex-encoded signature bytes. May be empty (a keyholder who has not signed yet).
+    pub sig: String,
+    /// Fields tufkit does not know.
+    #[serde(flatten)]
+    pub unknown: Map<String, Value>,
+}
+
+impl Signature {
+    /// A signature with no unknown fields.
+    pub fn new(keyid: KeyId, sig: String) -> Signature {
+        Signature {
+            keyid,
+            sig,
+            unknown: Map::new(),
+        }
+    }
+}
+
+/// The signed-metadata envelope: `{"signed": ..., "signatures": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata<T> {
+    /// The signed role metadata.
+    pub signed: T,
+    /// Signatures over the canonical JSON of `signed`.
+    pub signatures: Vec<Signature>,
+    /// Envelope fields tufkit does not know.
+    #[serde(flatten)]
+    pub unknown: Map<String, Value>,
+}
+
+/// Behaviour shared by the four kinds of role metadata.
+pub trait RoleMetadata: Serialize + DeserializeOwned {
+    /// The `_type` value for this kind.
+    const TYPE: &'static str;
+    /// The `version` field.
+    fn version(&self) -> u64;
+    /// The `expires` field.
+    fn expires(&self) -> chrono::DateTime<chrono::Utc>;
+    /// The `spec_version` field.
+    fn spec_version(&self) -> &str;
+    /// The `_type` field as received.
+    fn type_field(&self) -> &str;
+    /// Checks the constraints serde cannot express. `role` labels errors.
+    fn validate(&self, role: &str) -> Result<()>;
+
+    /// True when expired at `reference_time` (expired means `expires <= reference_time`).
+    fn is_expired(&self, reference_time: chrono::DateTime<chrono::Utc>) -> bool {
+        self.expires() <= reference_time
+    }
+}
+
+/// Checks the fields every role has: `_type`, `spec_version` (1.x), `version` (>= 1).
+pub(crate) fn validate_common<T: RoleMetadata>(m: &T, role: &str) -> Result<()> {
+    if m.type_field() != T::TYPE {
+        return Err(Error::WrongType {
+            role: role.into(),
+            expected: T::TYPE.into(),
+            found: m.type_field().into(),
+        });
+    }
+    let major = m.spec_version().split('.').next().unwrap_or("");
+    let parts_ok = m
+        .spec_version()
+        .split('.')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if major != "1" || !parts_ok {
+        return Err(Error::UnsupportedSpecVersion {
+            role: role.into(),
+            found: m.spec_version().into(),
+        });
+    }
+    if m.version() == 0 {
+        return Err(invalid(role, "signed.version", "must be 1 or more"));
+    }
+    Ok(())
+}
+
+pub(crate) fn invalid(role: &str, field: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidField {
+        role: role.into(),
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Validates hex digests: known algorithms must have the right length, all must be hex,
+/// and the map must not be empty.
+pub(crate) fn validate_hashes(role: &str, field: &str, hashes: &Hashes) -> Result<()> {
+    if hashes.is_empty() {
+        return Err(invalid(role, field, "must list at least one hash"));
+    }
+    for (alg, value) in hashes {
+        let bytes = hex::decode(value)
+            .map_err(|_| invalid(role, &format!("{field}.{alg}"), "is not a hex string"))?;
+        if let Some(known) = crate::crypto::hash::HashAlgorithm::from_name(alg) {
+            if bytes.len() != known.output_len() {
+                return Err(invalid(
+                    role,
+                    &format!("{field}.{alg}"),
+                    format!(
+                        "has {} bytes, a {alg} digest has {}",
+                        bytes.len(),
+                        known.output_len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Metadata parsed from bytes, with the canonical bytes its signatures cover.
+#[derive(Debug, Clone)]
+pub struct Parsed<T> {
+    /// The typed metadata.
+    pub metadata: Metadata<T>,
+    canonical_signed: Vec<u8>,
+}
+
+impl<T: RoleMetadata> Parsed<T> {
+    /// Parses and validates metadata bytes. `role` labels errors (e.g. `"timestamp"`).
+    ///
+    /// The bytes are parsed once; the canonical form of `signed` is taken from the value as
+    /// received, so unknown fields and any `expires` spelling are covered exactly.
+    pub fn from_slice(bytes: &[u8], role: &str) -> Result<Parsed<T>> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::Json {
+            role: role.into(),
+            reason: e.to_string(),
+        })?;
+        Self::from_value(value, role)
+    }
+
+    /// Like [`Parsed::from_slice`], from an already parsed JSON value.
+    pub fn from_value(value: Value, role: &str) -> Result<Parsed<T>> {
+        let signed = match &value {
+            Value::Object(map) => map
+                .get("signed")
+                .ok_or_else(|| invalid(role, "signed", "is missing"))?,
+            _ => {
+                return Err(Error::Json {
+                    role: role.into(),
+                    reason: "top level is not an object".into(),
+                })
+            }
+        };
+        if let Some(t) = signed.get("_type") {
+            if let Some(t) = t.as_str() {
+                if t != T::TYPE {
+                    return Err(Error::WrongType {
+                        role: role.into(),
+                        expected: T::TYPE.into(),
+                        found: t.into(),
+                    });
+                }
+            }
+        }
+        let canonical_signed = crate::canonical::to_canonical(signed)?;
+        let metadata: Metadata<T> = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            invalid(role, &path, e.into_inner().to_string())
+        })?;
+        validate_common(&metadata.signed, role)?;
+        metadata.signed.validate(role)?;
+        Ok(Parsed {
+            metadata,
+            canonical_signed,
+        })
+    }
+
+    /// The canonical JSON bytes of `signed` as received.
+    pub fn canonical_signed(&self) -> &[u8] {
+        &self.canonical_signed
+    }
+
+    /// The typed `signed` part.
+    pub fn signed(&self) -> &T {
+        &self.metadata.signed
+    }
+}
+
+impl<T: RoleMetadata> Metadata<T> {
+    /// Wraps `signed` in an envelope with no signatures.
+    pub fn new(signed: T) -> Metadata<T> {
+        Metadata {
+            signed,
+            signatures: Vec::new(),
+            unknown: Map::new(),
+        }
+    }
+
+    /// The canonical JSON of `signed` as this model serialises it (for signing).
+    pub fn canonical_signed(&self) -> Result<Vec<u8>> {
+        let value =
+            serde_json::to_value(&self.signed).map_err(|e| Error::Canonical(e.to_string()))?;
+        crate::canonical::to_canonical(&value)
+    }
+
+    /// Adds (or replaces) the signature of `key` over the current `signed` content.
+    pub fn sign(&mut self, key: &crate::crypto::SigningKey) -> Result<()> {
+        let sig = key.sign(&self.canonical_signed()?)?;
+        self.signatures.retain(|s| s.keyid != sig.keyid);
+        self.signatures.push(sig);
+        Ok(())
+    }
+
+    /// Serialises the envelope as pretty JSON (the form tufkit publishes).
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>> {
+        let mut out =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::Canonical(e.to_string()))?;
+        out.push(b'\n');
+        Ok(out)
+    }
+}
