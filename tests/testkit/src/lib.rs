@@ -1,0 +1,1 @@
+//! Test support for tufkit: repository simulator and loopback server.
