@@ -41,7 +41,7 @@ pub enum SearchStep {
 pub struct TargetSearch {
     path: String,
     stack: Vec<(String, String)>,
-    visited: HashSet<(String, String)>,
+    visited: HashSet<String>,
     remaining: usize,
     failures: Vec<(String, Error)>,
 }
@@ -72,8 +72,8 @@ impl TargetSearch {
     /// Records that the role last asked for could not be loaded; its branch is skipped.
     pub fn role_failed(&mut self, role: &str, error: Error) {
         if let Some(pos) = self.stack.iter().rposition(|(r, _)| r == role) {
-            let (r, d) = self.stack.remove(pos);
-            self.visited.insert((r, d));
+            let (r, _) = self.stack.remove(pos);
+            self.visited.insert(r);
         }
         self.failures.push((role.to_string(), error));
     }
@@ -84,7 +84,8 @@ impl TargetSearch {
             if self.remaining == 0 {
                 break;
             }
-            if self.visited.contains(&(role.clone(), delegator.clone())) {
+            // Each role is visited once per search (cycles, diamonds).
+            if self.visited.contains(&role) {
                 self.stack.pop();
                 continue;
             }
@@ -95,13 +96,13 @@ impl TargetSearch {
             if role != "targets" {
                 if let Err(e) = trusted.verify_loaded_role_via(&role, &delegator) {
                     self.stack.pop();
-                    self.visited.insert((role.clone(), delegator));
+                    self.visited.insert(role.clone());
                     self.failures.push((role, e));
                     continue;
                 }
             }
             self.stack.pop();
-            self.visited.insert((role.clone(), delegator));
+            self.visited.insert(role.clone());
             self.remaining -= 1;
             // 5.6.7.1: the role lists the target.
             if let Some(target) = targets.targets.get(&self.path) {

@@ -93,10 +93,22 @@ impl KeyKind {
     }
 }
 
+/// The verification algorithm a key's `scheme` selects (a superset of [`KeyKind`], so that
+/// keys made by other implementations verify too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scheme {
+    Ed25519,
+    EcdsaP256Sha256,
+    EcdsaP384Sha384,
+    RsaPss(u16),
+    RsaPkcs1(u16),
+}
+
 /// A parsed public key ready to verify signatures.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PublicKey {
     kind: KeyKind,
+    scheme: Scheme,
     /// Raw key: 32 bytes (ed25519), an uncompressed P-256 point, or a PKCS#1 RSAPublicKey.
     raw: Vec<u8>,
 }
@@ -104,13 +116,19 @@ pub struct PublicKey {
 impl PublicKey {
     /// Parses the key material of `key` for its keytype and scheme.
     pub fn from_key(key: &Key) -> Result<PublicKey> {
-        let kind = match (key.keytype.as_str(), key.scheme.as_str()) {
-            ("ed25519", "ed25519") => KeyKind::Ed25519,
-            ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => KeyKind::EcdsaP256,
-            ("rsa", "rsassa-pss-sha256") => KeyKind::RsaPssSha256,
+        let (kind, scheme) = match (key.keytype.as_str(), key.scheme.as_str()) {
+            ("ed25519", "ed25519") => (KeyKind::Ed25519, Scheme::Ed25519),
+            ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => (KeyKind::EcdsaP256, Scheme::EcdsaP256Sha256),
+            ("ecdsa" | "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384") => (KeyKind::EcdsaP256, Scheme::EcdsaP384Sha384),
+            ("rsa", "rsassa-pss-sha256") => (KeyKind::RsaPssSha256, Scheme::RsaPss(256)),
+            ("rsa", "rsassa-pss-sha384") => (KeyKind::RsaPssSha256, Scheme::RsaPss(384)),
+            ("rsa", "rsassa-pss-sha512") => (KeyKind::RsaPssSha256, Scheme::RsaPss(512)),
+            ("rsa", "rsa-pkcs1v15-sha256") => (KeyKind::RsaPssSha256, Scheme::RsaPkcs1(256)),
+            ("rsa", "rsa-pkcs1v15-sha384") => (KeyKind::RsaPssSha256, Scheme::RsaPkcs1(384)),
+            ("rsa", "rsa-pkcs1v15-sha512") => (KeyKind::RsaPssSha256, Scheme::RsaPkcs1(512)),
             (t, s) => {
                 return Err(Error::Key(format!(
-                    "unsupported keytype/scheme {t:?}/{s:?} (supported: ed25519/ed25519, ecdsa/ecdsa-sha2-nistp256, rsa/rsassa-pss-sha256)"
+                    "unsupported keytype/scheme {t:?}/{s:?} (supported: ed25519/ed25519, ecdsa/ecdsa-sha2-nistp256 or -nistp384, rsa/rsassa-pss-sha256|384|512 or rsa-pkcs1v15-sha256|384|512)"
                 )))
             }
         };
@@ -132,13 +150,19 @@ impl PublicKey {
                 let spki = der::parse_spki(&der).ok_or_else(|| {
                     Error::Key("ecdsa public key is not a valid SubjectPublicKeyInfo".into())
                 })?;
-                if spki.algorithm != der::OID_EC_PUBLIC_KEY || spki.parameter != Some(der::OID_P256)
-                {
-                    return Err(Error::Key("ecdsa public key is not a P-256 key".into()));
+                let (curve, point_len) = match scheme {
+                    Scheme::EcdsaP384Sha384 => (der::OID_P384, 97),
+                    _ => (der::OID_P256, 65),
+                };
+                if spki.algorithm != der::OID_EC_PUBLIC_KEY || spki.parameter != Some(curve) {
+                    return Err(Error::Key(format!(
+                        "ecdsa public key is not on the curve {} names",
+                        key.scheme
+                    )));
                 }
-                if spki.key.len() != 65 || spki.key[0] != 4 {
+                if spki.key.len() != point_len || spki.key[0] != 4 {
                     return Err(Error::Key(
-                        "ecdsa public key is not an uncompressed P-256 point".into(),
+                        "ecdsa public key is not an uncompressed curve point".into(),
                     ));
                 }
                 spki.key.to_vec()
@@ -157,21 +181,27 @@ impl PublicKey {
                 }
             }
         };
-        Ok(PublicKey { kind, raw })
+        Ok(PublicKey { kind, scheme, raw })
     }
 
-    /// The algorithm of this key.
+    /// The key family (ed25519, ECDSA or RSA) of this key.
     pub fn kind(&self) -> KeyKind {
         self.kind
     }
 
     /// Checks `sig` over `msg`. Any malformed input simply fails to verify.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        let alg: &dyn signature::VerificationAlgorithm = match self.kind {
-            KeyKind::Ed25519 => &signature::ED25519,
+        let alg: &dyn signature::VerificationAlgorithm = match self.scheme {
+            Scheme::Ed25519 => &signature::ED25519,
             // ring accepts high-S ECDSA signatures, as TUF peers expect.
-            KeyKind::EcdsaP256 => &signature::ECDSA_P256_SHA256_ASN1,
-            KeyKind::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Scheme::EcdsaP256Sha256 => &signature::ECDSA_P256_SHA256_ASN1,
+            Scheme::EcdsaP384Sha384 => &signature::ECDSA_P384_SHA384_ASN1,
+            Scheme::RsaPss(384) => &signature::RSA_PSS_2048_8192_SHA384,
+            Scheme::RsaPss(512) => &signature::RSA_PSS_2048_8192_SHA512,
+            Scheme::RsaPss(_) => &signature::RSA_PSS_2048_8192_SHA256,
+            Scheme::RsaPkcs1(384) => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Scheme::RsaPkcs1(512) => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Scheme::RsaPkcs1(_) => &signature::RSA_PKCS1_2048_8192_SHA256,
         };
         UnparsedPublicKey::new(alg, &self.raw)
             .verify(msg, sig)
@@ -180,10 +210,14 @@ impl PublicKey {
 
     /// Builds the TUF key JSON for this public key.
     pub fn to_key(&self) -> Key {
+        let curve = match self.scheme {
+            Scheme::EcdsaP384Sha384 => der::OID_P384,
+            _ => der::OID_P256,
+        };
         let public = match self.kind {
             KeyKind::Ed25519 => hex::encode(&self.raw),
             KeyKind::EcdsaP256 => pem_encode(
-                &der::build_spki(der::OID_EC_PUBLIC_KEY, Some(der::OID_P256), &self.raw),
+                &der::build_spki(der::OID_EC_PUBLIC_KEY, Some(curve), &self.raw),
                 "PUBLIC KEY",
             ),
             KeyKind::RsaPssSha256 => pem_encode(
@@ -191,9 +225,20 @@ impl PublicKey {
                 "PUBLIC KEY",
             ),
         };
+        let scheme = match self.scheme {
+            Scheme::Ed25519 => "ed25519",
+            Scheme::EcdsaP256Sha256 => "ecdsa-sha2-nistp256",
+            Scheme::EcdsaP384Sha384 => "ecdsa-sha2-nistp384",
+            Scheme::RsaPss(384) => "rsassa-pss-sha384",
+            Scheme::RsaPss(512) => "rsassa-pss-sha512",
+            Scheme::RsaPss(_) => "rsassa-pss-sha256",
+            Scheme::RsaPkcs1(384) => "rsa-pkcs1v15-sha384",
+            Scheme::RsaPkcs1(512) => "rsa-pkcs1v15-sha512",
+            Scheme::RsaPkcs1(_) => "rsa-pkcs1v15-sha256",
+        };
         Key {
             keytype: self.kind.keytype().into(),
-            scheme: self.kind.scheme().into(),
+            scheme: scheme.into(),
             keyval: KeyVal {
                 public,
                 unknown: Map::new(),
@@ -203,7 +248,12 @@ impl PublicKey {
     }
 
     pub(crate) fn from_raw(kind: KeyKind, raw: Vec<u8>) -> PublicKey {
-        PublicKey { kind, raw }
+        let scheme = match kind {
+            KeyKind::Ed25519 => Scheme::Ed25519,
+            KeyKind::EcdsaP256 => Scheme::EcdsaP256Sha256,
+            KeyKind::RsaPssSha256 => Scheme::RsaPss(256),
+        };
+        PublicKey { kind, scheme, raw }
     }
 }
 

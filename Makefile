@@ -1,0 +1,35 @@
+# tufkit: `make demo` runs the end-to-end demo on embedded defaults, `make test` runs
+# every check CI runs. Both work on a fresh clone: what they need, they install.
+
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all demo test check fmt lint unit python-env bench clean
+
+all: test
+
+## The README's first command: a scripted tour of the operator and client flows.
+demo:
+	$(CARGO) run --release --quiet -p tufkit-cli --bin tufkit -- demo
+
+## Everything CI checks: formatting, lints, unit, integration and interop tests.
+test: python-env fmt lint unit
+
+python-env:
+	./scripts/python-env.sh
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --no-fail-fast
+
+## Criterion micro-benchmarks (and, from issue 5, the end-to-end comparison).
+bench:
+	$(CARGO) bench -p tufkit-core
+
+clean:
+	$(CARGO) clean
