@@ -94,12 +94,11 @@ pub(crate) fn validate_common<T: RoleMetadata>(m: &T, role: &str) -> Result<()> 
             found: m.type_field().into(),
         });
     }
-    let major = m.spec_version().split('.').next().unwrap_or("");
-    let parts_ok = m
-        .spec_version()
-        .split('.')
-        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    if major != "1" || !parts_ok {
+    // Like python-tuf: MAJOR.MINOR or MAJOR.MINOR.PATCH, digits only, major 1.
+    let parts: Vec<&str> = m.spec_version().split('.').collect();
+    let well_formed = (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if !well_formed || parts[0] != "1" {
         return Err(Error::UnsupportedSpecVersion {
             role: role.into(),
             found: m.spec_version().into(),
