@@ -164,6 +164,15 @@ pub enum Error {
         /// The role.
         role: String,
     },
+    /// A role's metadata could not be obtained (download or storage failure); used to
+    /// record a failed branch of a target search.
+    #[error("{role}: could not be loaded: {reason}")]
+    Unavailable {
+        /// The role.
+        role: String,
+        /// What went wrong, as reported by the updater.
+        reason: String,
+    },
     /// A value cannot be encoded as canonical JSON.
     #[error("canonical JSON: {0}")]
     Canonical(String),

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod canonical;
+pub mod canonical_raw;
 pub mod crypto;
 pub mod delegation;
 pub mod error;

@@ -2,16 +2,17 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::de::deserialize_keeping_unknown;
 use super::{invalid, TOP_LEVEL_ROLES};
 use crate::crypto::hash::HashAlgorithm;
 use crate::crypto::{Key, KeyId, RoleKeysRef};
 use crate::error::Result;
 
 /// The `delegations` object of a targets role.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delegations {
     /// Keys the delegated roles use, by keyid.
     pub keys: BTreeMap<KeyId, Key>,
@@ -27,7 +28,7 @@ pub struct Delegations {
 }
 
 /// One entry of `delegations.roles`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DelegatedRole {
     /// Role name (also its metadata file name, percent-encoded by clients).
     pub name: String,
@@ -49,7 +50,7 @@ pub struct DelegatedRole {
 }
 
 /// TAP 15 succinct hashed-bin delegation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SuccinctRoles {
     /// Keyids shared by every bin.
     pub keyids: Vec<KeyId>,
@@ -63,6 +64,31 @@ pub struct SuccinctRoles {
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
 }
+
+deserialize_keeping_unknown!(Delegations, "a delegations object",
+    required { "keys" => keys: BTreeMap<KeyId, Key> }
+    optional { "roles" => roles: Vec<DelegatedRole>, "succinct_roles" => succinct_roles: SuccinctRoles }
+);
+
+deserialize_keeping_unknown!(DelegatedRole, "a delegated role",
+    required {
+        "name" => name: String,
+        "keyids" => keyids: Vec<KeyId>,
+        "threshold" => threshold: u64,
+        "terminating" => terminating: bool,
+    }
+    optional { "paths" => paths: Vec<String>, "path_hash_prefixes" => path_hash_prefixes: Vec<String> }
+);
+
+deserialize_keeping_unknown!(SuccinctRoles, "succinct_roles",
+    required {
+        "keyids" => keyids: Vec<KeyId>,
+        "threshold" => threshold: u64,
+        "bit_length" => bit_length: u32,
+        "name_prefix" => name_prefix: String,
+    }
+    optional {}
+);
 
 impl DelegatedRole {
     /// True if this role is trusted for `target_path` (spec 5.6.7.2.1.3).

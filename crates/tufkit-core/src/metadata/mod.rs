@@ -5,6 +5,7 @@
 //! canonicalises the `signed` value *as received* (that is what signatures cover), then
 //! builds the typed model from the same value and validates it.
 
+mod de;
 mod delegations;
 mod expires;
 mod root;
@@ -30,7 +31,7 @@ use crate::error::{Error, Result};
 pub type Hashes = BTreeMap<String, String>;
 
 /// One signature in the envelope.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Signature {
     /// The keyid of the signing key (an opaque label when verifying).
     pub keyid: KeyId,
@@ -40,6 +41,11 @@ pub struct Signature {
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
 }
+
+de::deserialize_keeping_unknown!(Signature, "a signature with keyid and sig",
+    required { "keyid" => keyid: KeyId, "sig" => sig: String }
+    optional {}
+);
 
 impl Signature {
     /// A signature with no unknown fields.
@@ -53,7 +59,7 @@ impl Signature {
 }
 
 /// The signed-metadata envelope: `{"signed": ..., "signatures": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metadata<T> {
     /// The signed role metadata.
     pub signed: T,
@@ -62,6 +68,49 @@ pub struct Metadata<T> {
     /// Envelope fields tufkit does not know.
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Metadata<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct EnvelopeVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for EnvelopeVisitor<T> {
+            type Value = Metadata<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a metadata envelope with signed and signatures")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Metadata<T>, A::Error> {
+                use serde::de::Error as _;
+                let (mut signed, mut signatures) = (None, None);
+                let mut unknown = Map::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "signed" if signed.is_none() => signed = Some(map.next_value()?),
+                        "signatures" if signatures.is_none() => {
+                            signatures = Some(map.next_value()?)
+                        }
+                        "signed" | "signatures" => {
+                            return Err(A::Error::custom(format!("duplicate field `{key}`")))
+                        }
+                        _ => {
+                            let value: Value = map.next_value()?;
+                            if unknown.insert(key.to_string(), value).is_some() {
+                                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+                            }
+                        }
+                    }
+                }
+                Ok(Metadata {
+                    signed: signed.ok_or_else(|| A::Error::missing_field("signed"))?,
+                    signatures: signatures.ok_or_else(|| A::Error::missing_field("signatures"))?,
+                    unknown,
+                })
+            }
+        }
+        d.deserialize_map(EnvelopeVisitor(std::marker::PhantomData))
+    }
 }
 
 /// Behaviour shared by the four kinds of role metadata.
@@ -97,7 +146,9 @@ pub(crate) fn validate_common<T: RoleMetadata>(m: &T, role: &str) -> Result<()> 
     // Like python-tuf: MAJOR.MINOR or MAJOR.MINOR.PATCH, digits only, major 1.
     let parts: Vec<&str> = m.spec_version().split('.').collect();
     let well_formed = (2..=3).contains(&parts.len())
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     if !well_formed || parts[0] != "1" {
         return Err(Error::UnsupportedSpecVersion {
             role: role.into(),
@@ -125,16 +176,22 @@ pub(crate) fn validate_hashes(role: &str, field: &str, hashes: &Hashes) -> Resul
         return Err(invalid(role, field, "must list at least one hash"));
     }
     for (alg, value) in hashes {
-        let bytes = hex::decode(value)
-            .map_err(|_| invalid(role, &format!("{field}.{alg}"), "is not a hex string"))?;
+        // Checked without decoding: a large targets document has a hash per target.
+        if value.len() % 2 != 0 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(
+                role,
+                &format!("{field}.{alg}"),
+                "is not a hex string",
+            ));
+        }
         if let Some(known) = crate::crypto::hash::HashAlgorithm::from_name(alg) {
-            if bytes.len() != known.output_len() {
+            if value.len() != 2 * known.output_len() {
                 return Err(invalid(
                     role,
                     &format!("{field}.{alg}"),
                     format!(
                         "has {} bytes, a {alg} digest has {}",
-                        bytes.len(),
+                        value.len() / 2,
                         known.output_len()
                     ),
                 ));
@@ -158,11 +215,32 @@ impl<T: RoleMetadata> Parsed<T> {
     /// The bytes are parsed once; the canonical form of `signed` is taken from the value as
     /// received, so unknown fields and any `expires` spelling are covered exactly.
     pub fn from_slice(bytes: &[u8], role: &str) -> Result<Parsed<T>> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::Json {
+        // Pass 1: canonical bytes of `signed` from a borrowed tree (no owned JSON values).
+        let view = crate::canonical_raw::signed_from_slice(bytes).map_err(|e| Error::Json {
             role: role.into(),
             reason: e.to_string(),
         })?;
-        Self::from_value(value, role)
+        if let Some(t) = view.type_field.as_deref() {
+            if t != T::TYPE {
+                return Err(Error::WrongType {
+                    role: role.into(),
+                    expected: T::TYPE.into(),
+                    found: t.into(),
+                });
+            }
+        }
+        // Pass 2: the typed model, read straight from the bytes.
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let metadata: Metadata<T> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            invalid(role, &path, e.into_inner().to_string())
+        })?;
+        validate_common(&metadata.signed, role)?;
+        metadata.signed.validate(role)?;
+        Ok(Parsed {
+            metadata,
+            canonical_signed: view.canonical,
+        })
     }
 
     /// Like [`Parsed::from_slice`], from an already parsed JSON value.

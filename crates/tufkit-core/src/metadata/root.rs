@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::de::{deserialize_keeping_unknown, Rfc3339};
 use super::{invalid, RoleMetadata};
 use crate::crypto::{Key, KeyId, RoleKeysRef};
 use crate::error::Result;
@@ -14,7 +15,7 @@ use crate::error::Result;
 pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "timestamp", "snapshot", "targets"];
 
 /// Keys and threshold of one top-level role.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoleKeys {
     /// Keyids authorised to sign for the role.
     pub keyids: Vec<KeyId>,
@@ -25,6 +26,11 @@ pub struct RoleKeys {
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
 }
+
+deserialize_keeping_unknown!(RoleKeys, "a role with keyids and threshold",
+    required { "keyids" => keyids: Vec<KeyId>, "threshold" => threshold: u64 }
+    optional {}
+);
 
 impl RoleKeys {
     /// A borrowed view for threshold checks.
@@ -37,7 +43,7 @@ impl RoleKeys {
 }
 
 /// The `signed` part of `root.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Root {
     /// Always `"root"`.
     #[serde(rename = "_type")]
@@ -60,6 +66,18 @@ pub struct Root {
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
 }
+
+deserialize_keeping_unknown!(Root, "root metadata",
+    required {
+        "_type" => type_: String,
+        "spec_version" => spec_version: String,
+        "version" => version: u64,
+        "expires" => expires: Rfc3339,
+        "keys" => keys: BTreeMap<KeyId, Key>,
+        "roles" => roles: BTreeMap<String, RoleKeys>,
+    }
+    optional { "consistent_snapshot" => consistent_snapshot: bool }
+);
 
 impl Root {
     /// Keys and threshold of a top-level role (`root`, `timestamp`, `snapshot`, `targets`).

@@ -3,14 +3,18 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::de::{deserialize_keeping_unknown, Rfc3339};
 use super::{invalid, validate_hashes, Hashes, RoleMetadata};
 use crate::error::Result;
 
 /// What timestamp says about snapshot, and snapshot about each targets role (`METAFILES`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Deserialize` is written by hand (no `flatten` buffering): a snapshot of a hashed-bin
+/// repository lists tens of thousands of these.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetaFile {
     /// Version of the listed metadata.
     pub version: u64,
@@ -24,6 +28,11 @@ pub struct MetaFile {
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
 }
+
+deserialize_keeping_unknown!(MetaFile, "a meta object with a version",
+    required { "version" => version: u64 }
+    optional { "length" => length: u64, "hashes" => hashes: Hashes }
+);
 
 impl MetaFile {
     /// A meta entry with only a version.
@@ -52,7 +61,7 @@ impl MetaFile {
 }
 
 /// The `signed` part of `timestamp.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Timestamp {
     /// Always `"timestamp"`.
     #[serde(rename = "_type")]
@@ -82,6 +91,17 @@ impl Timestamp {
     }
 }
 
+deserialize_keeping_unknown!(Timestamp, "timestamp metadata",
+    required {
+        "_type" => type_: String,
+        "spec_version" => spec_version: String,
+        "version" => version: u64,
+        "expires" => expires: Rfc3339,
+        "meta" => meta: BTreeMap<String, MetaFile>,
+    }
+    optional {}
+);
+
 impl RoleMetadata for Timestamp {
     const TYPE: &'static str = "timestamp";
     fn version(&self) -> u64 {
@@ -109,7 +129,7 @@ impl RoleMetadata for Timestamp {
 }
 
 /// The `signed` part of `snapshot.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
     /// Always `"snapshot"`.
     #[serde(rename = "_type")]
@@ -134,6 +154,17 @@ impl Snapshot {
         self.meta.get(&format!("{role}.json"))
     }
 }
+
+deserialize_keeping_unknown!(Snapshot, "snapshot metadata",
+    required {
+        "_type" => type_: String,
+        "spec_version" => spec_version: String,
+        "version" => version: u64,
+        "expires" => expires: Rfc3339,
+        "meta" => meta: BTreeMap<String, MetaFile>,
+    }
+    optional {}
+);
 
 impl RoleMetadata for Snapshot {
     const TYPE: &'static str = "snapshot";

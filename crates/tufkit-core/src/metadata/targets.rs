@@ -3,14 +3,18 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::de::{deserialize_keeping_unknown, Rfc3339};
 use super::{invalid, validate_hashes, Delegations, Hashes, RoleMetadata};
 use crate::error::Result;
 
 /// What a targets role says about one target file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Deserialize` is written by hand: a document can list millions of these, and serde's
+/// `flatten` (used elsewhere for unknown fields) buffers every entry first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetFile {
     /// Length in bytes.
     pub length: u64,
@@ -24,8 +28,13 @@ pub struct TargetFile {
     pub unknown: Map<String, Value>,
 }
 
+deserialize_keeping_unknown!(TargetFile, "a target file object with length and hashes",
+    required { "length" => length: u64, "hashes" => hashes: Hashes }
+    optional { "custom" => custom: Value }
+);
+
 /// The `signed` part of `targets.json` or of a delegated role.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Targets {
     /// Always `"targets"`.
     #[serde(rename = "_type")]
@@ -46,6 +55,17 @@ pub struct Targets {
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
 }
+
+deserialize_keeping_unknown!(Targets, "targets metadata",
+    required {
+        "_type" => type_: String,
+        "spec_version" => spec_version: String,
+        "version" => version: u64,
+        "expires" => expires: Rfc3339,
+        "targets" => targets: BTreeMap<String, TargetFile>,
+    }
+    optional { "delegations" => delegations: Delegations }
+);
 
 impl RoleMetadata for Targets {
     const TYPE: &'static str = "targets";
