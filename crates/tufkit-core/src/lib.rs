@@ -7,10 +7,10 @@
 #![warn(missing_docs)]
 
 pub mod canonical;
-pub mod canonical_raw;
 pub mod crypto;
 pub mod delegation;
 pub mod error;
+pub mod json;
 pub mod metadata;
 pub mod rolename;
 pub mod trust;

@@ -215,12 +215,14 @@ impl<T: RoleMetadata> Parsed<T> {
     /// The bytes are parsed once; the canonical form of `signed` is taken from the value as
     /// received, so unknown fields and any `expires` spelling are covered exactly.
     pub fn from_slice(bytes: &[u8], role: &str) -> Result<Parsed<T>> {
-        // Pass 1: canonical bytes of `signed` from a borrowed tree (no owned JSON values).
-        let view = crate::canonical_raw::signed_from_slice(bytes).map_err(|e| Error::Json {
+        let tree = crate::json::parse(bytes).map_err(|e| Error::Json {
             role: role.into(),
             reason: e.to_string(),
         })?;
-        if let Some(t) = view.type_field.as_deref() {
+        let signed = tree
+            .get("signed")
+            .ok_or_else(|| invalid(role, "signed", "is missing"))?;
+        if let Some(t) = signed.get("_type").and_then(|t| t.as_str()) {
             if t != T::TYPE {
                 return Err(Error::WrongType {
                     role: role.into(),
@@ -229,9 +231,9 @@ impl<T: RoleMetadata> Parsed<T> {
                 });
             }
         }
-        // Pass 2: the typed model, read straight from the bytes.
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let metadata: Metadata<T> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut canonical_signed = Vec::with_capacity(bytes.len());
+        signed.write_canonical(&mut canonical_signed);
+        let metadata: Metadata<T> = serde_path_to_error::deserialize(&tree).map_err(|e| {
             let path = e.path().to_string();
             invalid(role, &path, e.into_inner().to_string())
         })?;
@@ -239,7 +241,7 @@ impl<T: RoleMetadata> Parsed<T> {
         metadata.signed.validate(role)?;
         Ok(Parsed {
             metadata,
-            canonical_signed: view.canonical,
+            canonical_signed,
         })
     }
 

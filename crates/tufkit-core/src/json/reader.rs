@@ -1,9 +1,7 @@
-//! Canonical JSON straight from bytes, without building a `serde_json::Value`.
-//!
-//! A small strict JSON reader builds a tree that borrows strings from the input (only
-//! strings with escapes are copied), then writes it out canonically (see [`crate::canonical`]
-//! for the rules). Objects with a repeated key are rejected: a document whose meaning
-//! depends on which duplicate a parser keeps is never trusted.
+//! A small strict JSON reader that builds a [`Node`] tree borrowing strings from the input
+//! (only strings with escapes are copied). Objects are stored with their keys sorted, and a
+//! repeated key is an error: a document whose meaning depends on which duplicate a parser
+//! keeps is never trusted.
 
 use std::borrow::Cow;
 
@@ -11,12 +9,45 @@ use crate::error::Error;
 
 const MAX_DEPTH: usize = 128;
 
-enum Node<'a> {
+/// One JSON value, borrowing from the document where it can.
+#[derive(Debug)]
+pub enum Node<'a> {
+    /// `true`, `false` or `null`, as its bytes.
     Literal(&'static [u8]),
+    /// An integer (within the u64/i64 range).
     Integer(i128),
+    /// A string, decoded.
     Str(Cow<'a, str>),
+    /// An array.
     Array(Vec<Node<'a>>),
+    /// An object, entries sorted by key bytes, keys unique.
     Object(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    /// The value of `key` if this is an object that has it.
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        match self {
+            Node::Object(entries) => entries
+                .binary_search_by(|(k, _)| k.as_bytes().cmp(key.as_bytes()))
+                .ok()
+                .map(|i| &entries[i].1),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Appends the canonical JSON encoding of this value (see [`crate::canonical`]).
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        write(self, out)
+    }
 }
 
 struct Reader<'a> {
@@ -294,19 +325,8 @@ fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// What [`signed_from_slice`] extracts from a metadata document.
-pub struct SignedView {
-    /// Canonical JSON of the `signed` value.
-    pub canonical: Vec<u8>,
-    /// The `_type` of `signed`, if it is a string.
-    pub type_field: Option<String>,
-}
-
-/// Reads a whole metadata document and returns the canonical bytes of its `signed` value.
-///
-/// Fails on invalid JSON (including invalid UTF-8, trailing data and repeated object keys),
-/// on non-integer numbers, and when the top level is not an object with `signed`.
-pub fn signed_from_slice(bytes: &[u8]) -> Result<SignedView, Error> {
+/// Parses a whole JSON document (UTF-8, no trailing data, integers only, unique keys).
+pub fn parse(bytes: &[u8]) -> Result<Node<'_>, Error> {
     let text = std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8: {e}")))?;
     let mut reader = Reader {
         text,
@@ -318,31 +338,7 @@ pub fn signed_from_slice(bytes: &[u8]) -> Result<SignedView, Error> {
     if reader.pos != bytes.len() {
         return reader.fail("trailing characters after the document");
     }
-    let Node::Object(entries) = root else {
-        return Err(err("top level is not an object"));
-    };
-    let signed = entries
-        .iter()
-        .find(|(k, _)| k == "signed")
-        .map(|(_, v)| v)
-        .ok_or_else(|| err("no `signed` object"))?;
-    let type_field =
-        match signed {
-            Node::Object(fields) => fields
-                .iter()
-                .find(|(k, _)| k == "_type")
-                .and_then(|(_, v)| match v {
-                    Node::Str(s) => Some(s.to_string()),
-                    _ => None,
-                }),
-            _ => None,
-        };
-    let mut canonical = Vec::with_capacity(bytes.len());
-    write(signed, &mut canonical);
-    Ok(SignedView {
-        canonical,
-        type_field,
-    })
+    Ok(root)
 }
 
 #[cfg(test)]
@@ -354,6 +350,14 @@ mod tests {
         crate::canonical::to_canonical(&v["signed"]).unwrap()
     }
 
+    fn via_node(doc: &str) -> Result<Vec<u8>, Error> {
+        let node = parse(doc.as_bytes())?;
+        let signed = node.get("signed").ok_or_else(|| err("no signed"))?;
+        let mut out = Vec::new();
+        signed.write_canonical(&mut out);
+        Ok(out)
+    }
+
     #[test]
     fn matches_the_value_encoder() {
         for doc in [
@@ -362,11 +366,7 @@ mod tests {
             "{\"signed\": {\"raw\": \"caf\u{e9} e\u{301} \u{1F600}\", \"empty\": {}, \"arr\": []}}",
             r#"  {"signed": "just a string"}  "#,
         ] {
-            assert_eq!(
-                signed_from_slice(doc.as_bytes()).unwrap().canonical,
-                via_value(doc),
-                "{doc}"
-            );
+            assert_eq!(via_node(doc).unwrap(), via_value(doc), "{doc}");
         }
     }
 
@@ -387,16 +387,10 @@ mod tests {
             r#"[1]"#,
             r#"{"other": 1}"#,
         ] {
-            assert!(signed_from_slice(doc.as_bytes()).is_err(), "{doc}");
+            assert!(via_node(doc).is_err(), "{doc}");
         }
-        assert!(signed_from_slice(&[b'"', 0xff, b'"']).is_err());
+        assert!(parse(&[b'"', 0xff, b'"']).is_err());
         let deep = format!("{{\"signed\": {}{}}}", "[".repeat(200), "]".repeat(200));
-        assert!(signed_from_slice(deep.as_bytes()).is_err());
-    }
-
-    #[test]
-    fn reports_the_type() {
-        let v = signed_from_slice(br#"{"signed": {"_type": "root"}}"#).unwrap();
-        assert_eq!(v.type_field.as_deref(), Some("root"));
+        assert!(via_node(&deep).is_err());
     }
 }
