@@ -10,7 +10,9 @@ use tufkit_core::crypto::{KeyKind, SigningKey};
 use tufkit_core::metadata::{Metadata, Parsed, TargetFile, Targets};
 
 fn reference_time() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// A signed targets document with `n` targets, as published bytes.
@@ -76,7 +78,9 @@ fn bench(c: &mut Criterion) {
         let (k, _) = SigningKey::generate(kind).unwrap();
         let sig = hex::decode(k.sign(&msg).unwrap().sig).unwrap();
         let public = k.public().clone();
-        g.bench_function(format!("{kind:?}"), |b| b.iter(|| assert!(public.verify(&msg, &sig))));
+        g.bench_function(format!("{kind:?}"), |b| {
+            b.iter(|| assert!(public.verify(&msg, &sig)))
+        });
     }
     g.finish();
 }

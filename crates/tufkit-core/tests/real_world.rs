@@ -66,7 +66,8 @@ fn walk(repo: &str, reference: &str, target: &str) -> Result<(TrustedSet, Vec<u8
     let snap_version = trusted.timestamp().unwrap().snapshot_meta().version;
     trusted.update_snapshot(&read(&meta.join(format!("{snap_version}.snapshot.json"))).unwrap())?;
     let targets_version = trusted.snapshot_meta_for("targets")?.version;
-    trusted.update_targets(&read(&meta.join(format!("{targets_version}.targets.json"))).unwrap())?;
+    trusted
+        .update_targets(&read(&meta.join(format!("{targets_version}.targets.json"))).unwrap())?;
 
     let (info, role) = match search(&mut trusted, &meta, target) {
         (SearchStep::Found { target, role }, _) => (target, role),
@@ -87,8 +88,12 @@ fn walk(repo: &str, reference: &str, target: &str) -> Result<(TrustedSet, Vec<u8
 
 #[test]
 fn sigstore_production_repository_verifies() {
-    let (trusted, content, role) =
-        walk("sigstore-root-signing", "2025-02-09T12:02:08Z", "trusted_root.json").unwrap();
+    let (trusted, content, role) = walk(
+        "sigstore-root-signing",
+        "2025-02-09T12:02:08Z",
+        "trusted_root.json",
+    )
+    .unwrap();
     assert_eq!(trusted.root().version, 12);
     assert_eq!(trusted.timestamp().unwrap().version, 272);
     assert_eq!(trusted.snapshot().unwrap().version, 159);
@@ -101,8 +106,12 @@ fn sigstore_delegated_role_with_dots_in_its_name_loads() {
     // registry.npmjs.org is delegated for `registry.npmjs.org/*`: a missing path there walks
     // into that role (whose file name keeps its dots) and ends NotFound.
     let meta = data_dir("sigstore-root-signing").join("metadata");
-    let (mut trusted, _, _) =
-        walk("sigstore-root-signing", "2025-02-09T12:02:08Z", "trusted_root.json").unwrap();
+    let (mut trusted, _, _) = walk(
+        "sigstore-root-signing",
+        "2025-02-09T12:02:08Z",
+        "trusted_root.json",
+    )
+    .unwrap();
     let (step, loaded) = search(&mut trusted, &meta, "registry.npmjs.org/no-such-file");
     assert_eq!(step, SearchStep::NotFound);
     assert_eq!(loaded, ["registry.npmjs.org"]);
@@ -110,14 +119,26 @@ fn sigstore_delegated_role_with_dots_in_its_name_loads() {
 
 #[test]
 fn sigstore_is_refused_after_its_timestamp_expired() {
-    let err = walk("sigstore-root-signing", "2025-03-01T00:00:00Z", "trusted_root.json").unwrap_err();
-    assert!(matches!(err, Error::Expired { ref role, .. } if role == "timestamp"), "{err}");
+    let err = walk(
+        "sigstore-root-signing",
+        "2025-03-01T00:00:00Z",
+        "trusted_root.json",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Expired { ref role, .. } if role == "timestamp"),
+        "{err}"
+    );
 }
 
 #[test]
 fn tuf_on_ci_repository_verifies_with_nested_target() {
-    let (trusted, content, role) =
-        walk("tuf-on-ci-0.11", "2025-02-09T09:17:23Z", "delegatedrole/artifact").unwrap();
+    let (trusted, content, role) = walk(
+        "tuf-on-ci-0.11",
+        "2025-02-09T09:17:23Z",
+        "delegatedrole/artifact",
+    )
+    .unwrap();
     assert_eq!(role, "delegatedrole");
     assert_eq!(trusted.delegator_of("delegatedrole"), Some("targets"));
     assert!(!content.is_empty());
@@ -127,10 +148,16 @@ fn tuf_on_ci_repository_verifies_with_nested_target() {
 fn tuf_on_ci_tampered_delegated_role_is_refused() {
     let dir = data_dir("tuf-on-ci-0.11");
     let meta = dir.join("metadata");
-    let (mut trusted, _, _) =
-        walk("tuf-on-ci-0.11", "2025-02-09T09:17:23Z", "delegatedrole/artifact").unwrap();
+    let (mut trusted, _, _) = walk(
+        "tuf-on-ci-0.11",
+        "2025-02-09T09:17:23Z",
+        "delegatedrole/artifact",
+    )
+    .unwrap();
     let bytes = read(&meta.join("2.delegatedrole.json")).unwrap();
-    let text = String::from_utf8(bytes).unwrap().replacen("\"length\"", "\"length\" ", 1);
+    let text = String::from_utf8(bytes)
+        .unwrap()
+        .replacen("\"length\"", "\"length\" ", 1);
     // Whitespace only: canonical form unchanged, but snapshot does not list hashes here, so
     // the signature still holds; change a value instead to break it.
     let tampered = text.replacen("\"version\": 2", "\"version\": 2, \"x-evil\": 1", 1);
