@@ -47,7 +47,8 @@ pub struct TargetSearch {
 }
 
 impl TargetSearch {
-    /// A search for `target_path` visiting at most `max_roles` roles.
+    /// A search for `target_path` visiting at most `max_roles` delegated roles (the
+    /// top-level targets role is not counted, as in python-tuf).
     pub fn new(target_path: &str, max_roles: usize) -> TargetSearch {
         TargetSearch {
             path: target_path.to_string(),
@@ -74,6 +75,7 @@ impl TargetSearch {
         if let Some(pos) = self.stack.iter().rposition(|(r, _)| r == role) {
             let (r, _) = self.stack.remove(pos);
             self.visited.insert(r);
+            self.remaining = self.remaining.saturating_sub(1);
         }
         self.failures.push((role.to_string(), error));
     }
@@ -81,7 +83,7 @@ impl TargetSearch {
     /// Advances the search as far as the trusted set allows.
     pub fn step(&mut self, trusted: &TrustedSet) -> SearchStep {
         while let Some((role, delegator)) = self.stack.last().cloned() {
-            if self.remaining == 0 {
+            if self.remaining == 0 && role != "targets" {
                 break;
             }
             // Each role is visited once per search (cycles, diamonds).
@@ -97,13 +99,16 @@ impl TargetSearch {
                 if let Err(e) = trusted.verify_loaded_role_via(&role, &delegator) {
                     self.stack.pop();
                     self.visited.insert(role.clone());
+                    self.remaining = self.remaining.saturating_sub(1);
                     self.failures.push((role, e));
                     continue;
                 }
             }
             self.stack.pop();
             self.visited.insert(role.clone());
-            self.remaining -= 1;
+            if role != "targets" {
+                self.remaining = self.remaining.saturating_sub(1);
+            }
             // 5.6.7.1: the role lists the target.
             if let Some(target) = targets.targets.get(&self.path) {
                 return SearchStep::Found {

@@ -241,6 +241,7 @@ impl Delegations {
                         "must be 1 or more",
                     ));
                 }
+                check_unique_keyids(role, &format!("{field}.keyids"), &r.keyids)?;
                 match (&r.paths, &r.path_hash_prefixes) {
                     (Some(_), Some(_)) => {
                         return Err(invalid(
@@ -282,8 +283,18 @@ impl Delegations {
                     "must be 1 or more",
                 ));
             }
+            check_unique_keyids(role, "signed.delegations.succinct_roles.keyids", &s.keyids)?;
         }
         Ok(())
+    }
+}
+
+/// A keyid listed twice for one role is a schema error (as in python-tuf).
+fn check_unique_keyids(role: &str, field: &str, keyids: &[KeyId]) -> Result<()> {
+    let mut seen = HashSet::new();
+    match keyids.iter().find(|k| !seen.insert(*k)) {
+        Some(dup) => Err(invalid(role, field, format!("lists keyid {dup} twice"))),
+        None => Ok(()),
     }
 }
 
