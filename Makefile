@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all demo test check fmt lint unit python-env bench clean
+.PHONY: all demo test deps fmt lint unit python-env system-deps bench clean
 
 all: test
 
@@ -13,10 +13,15 @@ demo:
 	$(CARGO) run --release --quiet -p tufkit-cli --bin tufkit -- demo
 
 ## Everything CI checks: formatting, lints, unit, integration and interop tests.
-test: python-env fmt lint unit
+test: deps fmt lint unit
+
+deps: python-env system-deps
 
 python-env:
 	./scripts/python-env.sh
+
+system-deps:
+	./scripts/system-deps.sh
 
 fmt:
 	$(CARGO) fmt --all -- --check
