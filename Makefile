@@ -10,7 +10,7 @@ all: test
 
 ## The README's first command: a scripted tour of the operator and client flows.
 demo:
-	$(CARGO) run --release --quiet -p tufkit-cli --bin tufkit -- demo
+	$(CARGO) run --quiet -p tufkit-cli --bin tufkit -- demo
 
 ## Everything CI checks: formatting, lints, unit, integration and interop tests.
 test: deps fmt lint unit

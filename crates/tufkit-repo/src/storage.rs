@@ -1,0 +1,211 @@
+//! Where published files go: the [`Storage`] trait and its directory implementation.
+//!
+//! Paths are relative to the published tree and `/`-separated (`metadata/3.root.json`,
+//! `targets/app/<hash>.app.tgz`). Two kinds of writes exist: versioned or content-addressed
+//! files are written once and never change ([`Storage::put_new`]); the few unversioned
+//! files (`timestamp.json`, and `root.json` / `ROLE.json` copies) are replaced atomically
+//! ([`Storage::put_replace`]). Either way a reader sees the old file or the new one,
+//! never a partial one.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{invalid, Error, Result};
+
+/// A destination for the published repository.
+pub trait Storage {
+    /// Reads a file; `None` if it does not exist.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>>;
+    /// True if a file exists at `path`.
+    fn exists(&self, path: &str) -> Result<bool>;
+    /// Names of the files directly inside directory `dir` (empty if it does not exist).
+    fn list(&self, dir: &str) -> Result<Vec<String>>;
+    /// Writes a file that must never change: a no-op if it already holds exactly `data`,
+    /// [`Error::WouldOverwrite`] if it holds anything else.
+    fn put_new(&self, path: &str, data: &[u8]) -> Result<()>;
+    /// Atomically creates or replaces a file.
+    fn put_replace(&self, path: &str, data: &[u8]) -> Result<()>;
+    /// Like [`Storage::put_new`] with the content of a local file (target files can be
+    /// large, so they are streamed).
+    fn put_new_from_file(&self, path: &str, source: &Path) -> Result<()>;
+}
+
+/// A published tree in a local directory.
+#[derive(Debug, Clone)]
+pub struct DirStorage {
+    root: PathBuf,
+    tmp: PathBuf,
+}
+
+impl DirStorage {
+    /// Publishes into `root`, staging files in `tmp` (must be on the same filesystem so
+    /// that the final rename is atomic).
+    pub fn new(root: impl Into<PathBuf>, tmp: impl Into<PathBuf>) -> DirStorage {
+        DirStorage {
+            root: root.into(),
+            tmp: tmp.into(),
+        }
+    }
+
+    /// The directory of the published tree.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The local path of `path`, refusing anything that could leave the tree.
+    pub fn local_path(&self, path: &str) -> Result<PathBuf> {
+        if path.is_empty()
+            || path.starts_with('/')
+            || path.contains('\\')
+            || path.contains('\0')
+            || path
+                .split('/')
+                .any(|s| s.is_empty() || s == "." || s == "..")
+        {
+            return Err(invalid(format!(
+                "refusing to write {path:?}: not a plain relative path inside the repository"
+            )));
+        }
+        Ok(self.root.join(path))
+    }
+
+    fn stage_then_rename(
+        &self,
+        dest: &Path,
+        fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+    ) -> Result<()> {
+        fs::create_dir_all(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let name = format!(
+            "{}.{}.tmp",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let tmp = self.tmp.join(name);
+        let result = (|| {
+            let mut file = fs::File::create(&tmp)?;
+            fill(&mut file)?;
+            file.sync_all()?;
+            drop(file);
+            fs::rename(&tmp, dest)?;
+            // Make the rename itself durable.
+            if let Some(parent) = dest.parent() {
+                if let Ok(dir) = fs::File::open(parent) {
+                    let _ = dir.sync_all();
+                }
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(|e| Error::io(dest, e))
+    }
+}
+
+static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn same_content(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (ma, mb) = (fs::metadata(a)?, fs::metadata(b)?);
+    if ma.len() != mb.len() {
+        return Ok(false);
+    }
+    Ok(fs::read(a)? == fs::read(b)?)
+}
+
+impl Storage for DirStorage {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let local = self.local_path(path)?;
+        match fs::read(&local) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(local, e)),
+        }
+    }
+
+    fn exists(&self, path: &str) -> Result<bool> {
+        Ok(self.local_path(path)?.is_file())
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        let local = self.local_path(dir)?;
+        let entries = match fs::read_dir(&local) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(local, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&local, e))?;
+            if entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                if let Some(name) = entry.file_name().to_str() {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn put_new(&self, path: &str, data: &[u8]) -> Result<()> {
+        if let Some(existing) = self.read(path)? {
+            return if existing == data {
+                Ok(())
+            } else {
+                Err(Error::WouldOverwrite { path: path.into() })
+            };
+        }
+        let dest = self.local_path(path)?;
+        self.stage_then_rename(&dest, |f| f.write_all(data))
+    }
+
+    fn put_replace(&self, path: &str, data: &[u8]) -> Result<()> {
+        let dest = self.local_path(path)?;
+        self.stage_then_rename(&dest, |f| f.write_all(data))
+    }
+
+    fn put_new_from_file(&self, path: &str, source: &Path) -> Result<()> {
+        let dest = self.local_path(path)?;
+        if dest.exists() {
+            return match same_content(&dest, source) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Error::WouldOverwrite { path: path.into() }),
+                Err(e) => Err(Error::io(dest, e)),
+            };
+        }
+        let mut input = fs::File::open(source).map_err(|e| Error::io(source, e))?;
+        self.stage_then_rename(&dest, |f| std::io::copy(&mut input, f).map(|_| ()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioned_files_are_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = DirStorage::new(dir.path().join("repo"), dir.path().join("tmp"));
+        s.put_new("metadata/1.root.json", b"one").unwrap();
+        s.put_new("metadata/1.root.json", b"one").unwrap();
+        assert!(matches!(
+            s.put_new("metadata/1.root.json", b"two"),
+            Err(Error::WouldOverwrite { .. })
+        ));
+        s.put_replace("metadata/timestamp.json", b"a").unwrap();
+        s.put_replace("metadata/timestamp.json", b"b").unwrap();
+        assert_eq!(s.read("metadata/timestamp.json").unwrap().unwrap(), b"b");
+        assert_eq!(
+            s.list("metadata").unwrap(),
+            ["1.root.json", "timestamp.json"]
+        );
+        assert!(s.read("metadata/nope").unwrap().is_none());
+        assert!(s.put_new("../escape", b"x").is_err());
+        assert!(s.put_new("a//b", b"x").is_err());
+        // Nothing is left behind in the staging directory.
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+}
