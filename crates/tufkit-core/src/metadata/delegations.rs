@@ -93,12 +93,20 @@ deserialize_keeping_unknown!(SuccinctRoles, "succinct_roles",
 impl DelegatedRole {
     /// True if this role is trusted for `target_path` (spec 5.6.7.2.1.3).
     pub fn matches(&self, target_path: &str) -> bool {
+        self.matches_with_digest(
+            target_path,
+            &HashAlgorithm::Sha256.hex_digest(target_path.as_bytes()),
+        )
+    }
+
+    /// [`DelegatedRole::matches`] with the hex SHA-256 of the path computed by the caller
+    /// (once per search step, not once per role: hashed-bin repositories list thousands).
+    fn matches_with_digest(&self, target_path: &str, path_digest: &str) -> bool {
         if let Some(patterns) = &self.paths {
             return patterns.iter().any(|p| path_matches(p, target_path));
         }
         if let Some(prefixes) = &self.path_hash_prefixes {
-            let digest = HashAlgorithm::Sha256.hex_digest(target_path.as_bytes());
-            return prefixes.iter().any(|p| digest.starts_with(p.as_str()));
+            return prefixes.iter().any(|p| path_digest.starts_with(p.as_str()));
         }
         false
     }
@@ -186,9 +194,10 @@ impl Delegations {
     /// The roles to visit for `target_path`, in priority order, with their `terminating` flag.
     pub fn roles_for_target(&self, target_path: &str) -> Vec<(String, bool)> {
         if let Some(roles) = &self.roles {
+            let digest = HashAlgorithm::Sha256.hex_digest(target_path.as_bytes());
             return roles
                 .iter()
-                .filter(|r| r.matches(target_path))
+                .filter(|r| r.matches_with_digest(target_path, &digest))
                 .map(|r| (r.name.clone(), r.terminating))
                 .collect();
         }
