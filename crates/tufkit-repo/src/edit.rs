@@ -304,18 +304,54 @@ fn check_threshold_fits(threshold: u64, keys: usize, role: &str) -> Result<()> {
     Ok(())
 }
 
+/// Names tufkit gives new roles use only `A-Z a-z 0-9 - _ . ~` (and do not start with
+/// `.`): such a name is the same percent-encoded or not, so the file a client requests
+/// (`3.NAME.json`) is the file a static web server or object store serves for it.
+/// Clients still accept other names from other repositories.
+pub fn check_new_role_name(name: &str) -> Result<()> {
+    let safe = !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 200
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+    if !safe {
+        return Err(invalid(format!(
+            "{name:?} cannot be a role name: use letters, digits and - _ . ~ (not starting with '.'), at most 200 characters"
+        )));
+    }
+    if TOP_LEVEL_ROLES.contains(&name) {
+        return Err(invalid(format!(
+            "{name:?} is a top-level role and cannot be delegated"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod role_name_tests {
+    use super::check_new_role_name;
+
+    #[test]
+    fn only_names_that_need_no_escaping_are_accepted() {
+        for ok in ["partner", "registry.npmjs.org", "bins-0a", "A_b~c"] {
+            assert!(check_new_role_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "../x", "a/b", "a?b", "c#d", "sp ace", ".hidden", "targets", "é",
+        ] {
+            assert!(check_new_role_name(bad).is_err(), "{bad}");
+        }
+    }
+}
+
 /// Adds (or replaces) a delegation in the draft of its delegating role.
 pub fn delegate(ws: &Workspace, d: &Delegation) -> Result<()> {
     let _lock = ws.lock()?;
     let published = ws.published()?;
     let roles = ws.working_roles(&published)?;
     check_delegator(&roles, &d.from)?;
-    if TOP_LEVEL_ROLES.contains(&d.to.as_str()) || d.to.is_empty() {
-        return Err(invalid(format!(
-            "{:?} cannot be a delegated role name",
-            d.to
-        )));
-    }
+    check_new_role_name(&d.to)?;
     check_threshold_fits(d.threshold, d.keys.len(), &d.to)?;
     let mut parent = working_copy(ws, &roles, &d.from);
     let delegations = parent
@@ -387,6 +423,7 @@ pub fn delegate_succinct_bins(
             "--succinct-bins {bit_length}: use 1 to 16 (2 to 65536 bins)"
         )));
     }
+    check_new_role_name(name_prefix)?;
     check_threshold_fits(threshold, keys.len(), name_prefix)?;
     let published = ws.published()?;
     let roles = ws.working_roles(&published)?;
