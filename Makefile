@@ -32,9 +32,14 @@ lint:
 unit:
 	$(CARGO) test --workspace --no-fail-fast
 
-## Criterion micro-benchmarks (and, from issue 5, the end-to-end comparison).
-bench:
+## Criterion micro-benchmarks of tufkit-core, then the end-to-end comparison with python-tuf
+## and tough: generates repositories into target/bench-repos and rewrites
+## docs/performance.md (~20 min on 2 cores; BENCH_ARGS=--quick for a smoke run that only prints).
+BENCH_ARGS ?=
+bench: python-env
 	$(CARGO) bench -p tufkit-core
+	$(CARGO) build --release -p tufkit-cli -p tufkit-bench --features tufkit-bench/tough
+	$${CARGO_TARGET_DIR:-target}/release/tufkit-bench run $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

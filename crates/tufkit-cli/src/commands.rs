@@ -9,6 +9,7 @@ use tufkit_repo::edit::{AddTarget, DelegationScope};
 use tufkit_repo::keys::{self, KeyType};
 use tufkit_repo::publish::{PublishOptions, PublishReport};
 use tufkit_repo::refresh::RefreshOutcome;
+use tufkit_repo::sources::{self, NewTarget};
 
 use crate::open_workspace;
 
@@ -63,17 +64,45 @@ pub struct AddArgs {
     /// The repository workspace.
     pub dir: PathBuf,
     /// Files to stage.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["from_dir", "manifest"])]
     pub files: Vec<PathBuf>,
     /// Target path (one file), or a directory prefix ending in `/` (several files).
-    #[arg(long = "as")]
+    #[arg(long = "as", conflicts_with_all = ["from_dir", "manifest"])]
     pub as_path: Option<String>,
+    /// Stage every regular file under FOLDER, as targets named by their path relative to
+    /// it (`/`-separated). Symbolic links are not followed; hidden files are skipped.
+    #[arg(long, value_name = "FOLDER", conflicts_with_all = ["files", "manifest"])]
+    pub from_dir: Option<PathBuf>,
+    /// With --from-dir: put the target paths under this prefix (`pkgs` -> `pkgs/a/b`).
+    #[arg(long, value_name = "P", requires = "from_dir")]
+    pub prefix: Option<String>,
+    /// With --from-dir: include hidden files and directories (names starting with `.`).
+    #[arg(long, requires = "from_dir")]
+    pub include_hidden: bool,
+    /// Stage targets hosted elsewhere, from a JSON-lines file: one
+    /// {"path", "length", "hashes": {"sha256": ...}, "custom": {...}} object per line.
+    /// No file is copied.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "custom"])]
+    pub manifest: Option<PathBuf>,
     /// Put the targets in this role instead of the one the delegations choose.
     #[arg(long)]
     pub role: Option<String>,
     /// Custom metadata KEY=VALUE (VALUE is JSON if it parses, else a string).
     #[arg(long = "custom")]
     pub custom: Vec<String>,
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `tufkit publish`.
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// The repository workspace.
+    pub dir: PathBuf,
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `tufkit remove`.
@@ -232,10 +261,27 @@ pub fn print_publish(report: &PublishReport) {
     if report.target_files > 0 {
         println!("Copied {} target file(s).", report.target_files);
     }
-    for (role, version) in &report.published {
+    let many = report.published.len() > PUBLISHED_LIMIT;
+    let (delegated, top): (Vec<_>, Vec<_>) = report.published.iter().partition(|(r, _)| {
+        many && !["targets", "snapshot", "timestamp", "root"].contains(&r.as_str())
+    });
+    if let (Some(first), Some(last)) = (delegated.first(), delegated.last()) {
+        println!(
+            "Published {} delegated targets roles ({} v{} .. {} v{})",
+            delegated.len(),
+            first.0,
+            first.1,
+            last.0,
+            last.1
+        );
+    }
+    for (role, version) in top {
         println!("Published {role} v{version}");
     }
 }
+
+/// Roles listed one per line after a publish; more delegated roles are summarised.
+const PUBLISHED_LIMIT: usize = 24;
 
 /// Runs `tufkit init`.
 pub fn init(a: InitArgs) -> anyhow::Result<()> {
@@ -304,49 +350,93 @@ pub fn key(cmd: KeyCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Targets listed one per line by `tufkit add`; more are summarised per role.
+const LIST_LIMIT: usize = 100;
+
 /// Runs `tufkit add`.
 pub fn add(a: AddArgs) -> anyhow::Result<()> {
-    let ws = open_workspace(&a.dir)?;
-    let items: Vec<AddTarget> = match &a.as_path {
+    let ws = crate::open_workspace_with(&a.dir, a.quiet)?;
+    let custom = tufkit_repo::edit::parse_custom(&a.custom)?;
+    let items: Vec<NewTarget> = if let Some(folder) = &a.from_dir {
+        let (items, skipped) = sources::from_dir(
+            folder,
+            a.prefix.as_deref(),
+            a.include_hidden,
+            custom.as_ref(),
+        )?;
+        if skipped.symlinks + skipped.hidden + skipped.other > 0 {
+            eprintln!(
+                "Skipped under {}: {} symbolic link(s) (not followed), {} hidden name(s){}, {} special file(s)",
+                folder.display(),
+                skipped.symlinks,
+                skipped.hidden,
+                if skipped.hidden > 0 { " (add them with --include-hidden)" } else { "" },
+                skipped.other
+            );
+        }
+        if items.is_empty() {
+            bail!("{}: no regular files to add", folder.display());
+        }
+        items
+    } else if let Some(manifest) = &a.manifest {
+        sources::from_manifest(manifest)?
+    } else {
+        file_items(&a, custom)?
+    };
+    let report = tufkit_repo::add::add(&ws, items, a.role.as_deref())?;
+    if report.staged.len() <= LIST_LIMIT {
+        for t in &report.staged {
+            println!(
+                "Staged {} ({} bytes, sha256 {}) in {}",
+                t.path, t.length, t.sha256, t.role
+            );
+        }
+    } else {
+        let mut roles: Vec<(&String, &usize)> = report.roles.iter().collect();
+        roles.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+        let shown: Vec<String> = roles
+            .iter()
+            .take(5)
+            .map(|(r, n)| format!("{r} ({n})"))
+            .collect();
+        println!(
+            "Staged {} targets ({} bytes, {} file(s) hashed and copied) in {} role(s): {}{}",
+            report.staged.len(),
+            report.bytes,
+            report.files_hashed,
+            roles.len(),
+            shown.join(", "),
+            if roles.len() > 5 { ", ..." } else { "" }
+        );
+    }
+    println!("Run `tufkit publish {}` to publish.", a.dir.display());
+    Ok(())
+}
+
+/// The files given on the command line, with their target paths.
+fn file_items(a: &AddArgs, custom: Option<serde_json::Value>) -> anyhow::Result<Vec<NewTarget>> {
+    let named: Vec<(PathBuf, Option<String>)> = match &a.as_path {
         Some(p) if p.ends_with('/') => a
             .files
             .iter()
             .map(|f| {
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                AddTarget {
-                    file: f.clone(),
-                    target_path: Some(format!("{p}{name}")),
-                }
+                (f.clone(), Some(format!("{p}{name}")))
             })
             .collect(),
         Some(p) => {
             if a.files.len() != 1 {
                 bail!("--as {p:?} names one target but {} files were given; end it with '/' to use it as a directory prefix", a.files.len());
             }
-            vec![AddTarget {
-                file: a.files[0].clone(),
-                target_path: Some(p.clone()),
-            }]
+            vec![(a.files[0].clone(), Some(p.clone()))]
         }
-        None => a
-            .files
-            .iter()
-            .map(|f| AddTarget {
-                file: f.clone(),
-                target_path: None,
-            })
-            .collect(),
+        None => a.files.iter().map(|f| (f.clone(), None)).collect(),
     };
-    let custom = tufkit_repo::edit::parse_custom(&a.custom)?;
-    let staged = tufkit_repo::edit::add_targets(&ws, &items, a.role.as_deref(), custom)?;
-    for t in &staged {
-        println!(
-            "Staged {} ({} bytes, sha256 {}) in {}",
-            t.path, t.length, t.sha256, t.role
-        );
-    }
-    println!("Run `tufkit publish {}` to publish.", a.dir.display());
-    Ok(())
+    let items: Vec<AddTarget> = named
+        .into_iter()
+        .map(|(file, target_path)| AddTarget { file, target_path })
+        .collect();
+    tufkit_repo::edit::new_targets(&items, custom).map_err(Into::into)
 }
 
 /// Runs `tufkit remove`.
@@ -430,8 +520,8 @@ pub fn delegate(a: DelegateArgs) -> anyhow::Result<()> {
 }
 
 /// Runs `tufkit publish`.
-pub fn publish(a: DirArg) -> anyhow::Result<()> {
-    let ws = open_workspace(&a.dir)?;
+pub fn publish(a: PublishArgs) -> anyhow::Result<()> {
+    let ws = crate::open_workspace_with(&a.dir, a.quiet)?;
     let report = tufkit_repo::publish::publish(&ws, &PublishOptions::publish())?;
     print_publish(&report);
     if !report.pending.is_empty() {

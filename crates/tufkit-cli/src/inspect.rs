@@ -80,7 +80,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
 /// Runs `tufkit verify`.
 pub fn verify(a: DirArg) -> anyhow::Result<()> {
     let ws = open_workspace(&a.dir)?;
-    let report = tufkit_repo::verify::verify(ws.storage(), ws.now(), &|l| eprintln!("  .. {l}"))?;
+    let report = tufkit_repo::verify::verify_workspace(&ws, &|l| eprintln!("  .. {l}"))?;
     println!(
         "Root chain: {}",
         report
@@ -94,6 +94,12 @@ pub fn verify(a: DirArg) -> anyhow::Result<()> {
         println!("  {role} v{v}: ok");
     }
     println!("Target files checked: {}", report.targets_checked);
+    if report.hosted_elsewhere > 0 {
+        println!(
+            "Targets hosted elsewhere (metadata only): {}",
+            report.hosted_elsewhere
+        );
+    }
     for w in &report.warnings {
         println!("warning: {w}");
     }

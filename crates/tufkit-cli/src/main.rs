@@ -6,6 +6,7 @@ mod demo;
 mod demo_attack;
 mod fetch;
 mod inspect;
+mod progress;
 mod rootcmd;
 
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ enum Command {
     /// Delegate targets to another role (or to hashed bins), or revoke a delegation.
     Delegate(commands::DelegateArgs),
     /// Sign and publish every changed role, then snapshot and timestamp.
-    Publish(commands::DirArg),
+    Publish(commands::PublishArgs),
     /// Re-sign the timestamp with a fresh expiry (for cron).
     Timestamp(commands::RefreshArgs),
     /// Re-sign the snapshot (and then the timestamp) with a fresh expiry.
@@ -126,11 +127,26 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
 /// Opens a workspace, honouring `TUFKIT_NOW` (an RFC 3339 time used instead of the clock,
 /// for tests and demonstrations) and printing progress to stderr.
 pub(crate) fn open_workspace(dir: &PathBuf) -> anyhow::Result<tufkit_repo::Workspace> {
+    open_workspace_with(dir, false)
+}
+
+/// [`open_workspace`], with no progress output at all when `quiet`.
+pub(crate) fn open_workspace_with(
+    dir: &PathBuf,
+    quiet: bool,
+) -> anyhow::Result<tufkit_repo::Workspace> {
     let mut ws = tufkit_repo::Workspace::open(dir)?;
     if let Some(now) = fixed_now()? {
         ws.set_now(now);
     }
-    ws.set_progress(Box::new(|line| eprintln!("  .. {line}")));
+    if !quiet {
+        let p = progress::Progress::stderr();
+        let lines = p.clone();
+        ws.set_progress(Box::new(move |line| lines.line(line)));
+        ws.set_progress_count(Box::new(move |task, done, total| {
+            p.count(task, done, total)
+        }));
+    }
     Ok(ws)
 }
 

@@ -425,6 +425,87 @@ fn succinct_hashed_bins() {
 }
 
 #[test]
+fn bulk_adds_from_a_folder_and_from_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = init(dir.path(), &[]);
+    let key = repo.join("keys/bins.pem");
+    run(T0, &["key", "generate", "--out", s(&key)]);
+    run(
+        T0,
+        &[
+            "delegate",
+            s(&repo),
+            "--succinct-bins",
+            "3",
+            "--key",
+            s(&key),
+        ],
+    );
+    run(T0, &["publish", s(&repo)]);
+    let src = dir.path().join("dist");
+    std::fs::create_dir_all(src.join("app/v1")).unwrap();
+    std::fs::write(src.join("app/v1/app.tgz"), b"app one").unwrap();
+    std::fs::write(src.join("readme.txt"), b"readme").unwrap();
+    std::fs::write(src.join(".DS_Store"), b"junk").unwrap();
+    let out = tufkit(T0)
+        .args(["add", s(&repo), "--from-dir", s(&src), "--prefix", "rel"])
+        .args(["--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Staged rel/app/v1/app.tgz"), "{stdout}");
+    assert!(stdout.contains("Staged rel/readme.txt"), "{stdout}");
+    assert!(
+        !stdout.contains("DS_Store"),
+        "hidden files are skipped: {stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 hidden name(s)"), "{stderr}");
+    assert!(!stderr.contains(".. "), "--quiet: no progress: {stderr}");
+
+    let sha = |s: &str| tufkit_core::crypto::hash::sha256_hex(s.as_bytes());
+    let manifest = dir.path().join("hosted.jsonl");
+    std::fs::write(
+        &manifest,
+        format!(
+            "{{\"path\":\"ext/lib-1.0.tgz\",\"length\":10,\"hashes\":{{\"sha256\":\"{}\"}}}}\n{{\"path\":\"ext/bad.tgz\",\"length\":\"ten\",\"hashes\":{{}}}}\n",
+            sha("lib")
+        ),
+    )
+    .unwrap();
+    let (_, out) = fail(T0, &["add", s(&repo), "--manifest", s(&manifest)]);
+    assert!(
+        out.contains("line 2:") && out.contains("nothing was staged"),
+        "{out}"
+    );
+    assert!(!out.contains("line 1:"), "{out}");
+    std::fs::write(
+        &manifest,
+        format!(
+            "{{\"path\":\"ext/lib-1.0.tgz\",\"length\":10,\"hashes\":{{\"sha256\":\"{}\"}}}}\n",
+            sha("lib")
+        ),
+    )
+    .unwrap();
+    run(T0, &["add", s(&repo), "--manifest", s(&manifest)]);
+    let (_, out) = fail(
+        T0,
+        &["add", s(&repo), "--manifest", s(&manifest), "--as", "x"],
+    );
+    assert!(out.contains("cannot be used with"), "{out}");
+
+    let out = run(T0, &["publish", s(&repo), "--quiet"]);
+    assert!(out.contains("Published snapshot v3"), "{out}");
+    let out = run(T0, &["verify", s(&repo)]);
+    assert!(out.contains("Target files checked: 2"), "{out}");
+    assert!(
+        out.contains("Targets hosted elsewhere (metadata only): 1"),
+        "{out}"
+    );
+}
+
+#[test]
 fn revoke_a_compromised_targets_key() {
     let dir = tempfile::tempdir().unwrap();
     let repo = init(dir.path(), &[]);

@@ -72,14 +72,96 @@ impl Drafts {
         Ok(out)
     }
 
+    /// Names of the roles that have a draft (without reading the drafts).
+    pub fn role_names(&self) -> Result<Vec<String>> {
+        let dir = self.dir.join("roles");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            if let Some(name) = role_name_from_file(&path) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The draft of one role, if there is one.
+    ///
+    /// Drafts are this workspace's own files and what is signed is re-serialised from
+    /// the parsed model, so they are read with the plain (faster) JSON parser and then
+    /// validated; published metadata is always read with the strict one.
+    pub fn role(&self, role: &str) -> Result<Option<Metadata<Targets>>> {
+        let path = self.role_path(role);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let m: Metadata<Targets> = match serde_json::from_slice(&bytes) {
+            Ok(m) => m,
+            // Let the strict parser say precisely what is wrong.
+            Err(_) => {
+                return Parsed::<Targets>::from_slice(&bytes, role)
+                    .map(|p| Some(p.metadata))
+                    .map_err(|e| Error::metadata(path.display().to_string(), e))
+            }
+        };
+        if m.signed.type_ != "targets" || m.signed.version == 0 {
+            return Parsed::<Targets>::from_slice(&bytes, role)
+                .map(|p| Some(p.metadata))
+                .map_err(|e| Error::metadata(path.display().to_string(), e));
+        }
+        m.signed
+            .validate(role)
+            .map_err(|e| Error::metadata(path.display().to_string(), e))?;
+        Ok(Some(m))
+    }
+
     /// Saves the draft of `role`.
     pub fn save_role(&self, role: &str, m: &Metadata<Targets>) -> Result<()> {
         write_envelope(&self.role_path(role), m)
     }
 
+    /// Saves many drafts, in parallel.
+    pub fn save_roles(&self, roles: Vec<(String, &Metadata<Targets>)>) -> Result<()> {
+        crate::parallel::try_map(roles, crate::parallel::io_threads(), |(name, m)| {
+            self.save_role(&name, m)
+        })
+        .map(|_| ())
+    }
+
     /// Deletes the draft of `role`.
     pub fn remove_role(&self, role: &str) -> Result<()> {
         remove_if_exists(&self.role_path(role))
+    }
+
+    /// SHA-256 names of the staged target files.
+    pub fn staged_files(&self) -> Result<std::collections::HashSet<String>> {
+        let dir = self.dir.join("files");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        let mut out = std::collections::HashSet::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            if let Some(name) = entry.file_name().to_str() {
+                if !name.starts_with('.') {
+                    out.insert(name.to_string());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The staged next root, if any.
@@ -107,13 +189,15 @@ impl Drafts {
         let Ok(entries) = fs::read_dir(&dir) else {
             return Ok(());
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if !keep.contains(&name) {
-                remove_if_exists(&entry.path())?;
-            }
-        }
-        Ok(())
+        let doomed: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| !keep.contains(e.file_name().to_string_lossy().as_ref()))
+            .map(|e| e.path())
+            .collect();
+        crate::parallel::try_map(doomed, crate::parallel::io_threads(), |p| {
+            remove_if_exists(&p)
+        })
+        .map(|_| ())
     }
 }
 
@@ -123,7 +207,7 @@ fn role_name_from_file(path: &Path) -> Option<String> {
     percent_decode(stem)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

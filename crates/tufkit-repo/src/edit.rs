@@ -11,11 +11,12 @@ use serde_json::{Map, Value};
 use tufkit_core::crypto::hash::HashAlgorithm;
 use tufkit_core::crypto::{Key, KeyId};
 use tufkit_core::metadata::{
-    DelegatedRole, Delegations, Metadata, SuccinctRoles, TargetFile, Targets, TOP_LEVEL_ROLES,
+    DelegatedRole, Delegations, Metadata, SuccinctRoles, Targets, TOP_LEVEL_ROLES,
 };
 
 use crate::error::{invalid, Error, Result};
-use crate::state::{authority_for, role_for_target, RoleSet};
+use crate::roles::{Layer, RoleStore};
+use crate::sources::{NewTarget, Source};
 use crate::workspace::Workspace;
 
 /// One file to stage as a target.
@@ -51,20 +52,6 @@ pub fn empty_targets(ws: &Workspace) -> Metadata<Targets> {
         delegations: None,
         unknown: Map::new(),
     })
-}
-
-/// The working copy of `role`: its draft, else its published version, else a new role.
-fn working_copy(ws: &Workspace, roles: &RoleSet, role: &str) -> Metadata<Targets> {
-    roles
-        .get(role)
-        .cloned()
-        .unwrap_or_else(|| empty_targets(ws))
-}
-
-fn save_edit(ws: &Workspace, role: &str, mut m: Metadata<Targets>) -> Result<()> {
-    // Content changed: earlier signatures no longer cover it.
-    m.signatures.clear();
-    ws.drafts().save_role(role, &m)
 }
 
 /// Parses `KEY=VALUE` custom metadata; VALUE is JSON if it parses as JSON, else a string.
@@ -133,13 +120,13 @@ pub fn add_targets(
     role: Option<&str>,
     custom: Option<Value>,
 ) -> Result<Vec<StagedTarget>> {
-    let _lock = ws.lock()?;
-    let published = ws.published()?;
-    let mut roles = ws.working_roles(&published)?;
-    let algs = ws.config().repository.hash_algorithms.clone();
-    let mut out = Vec::new();
-    let mut touched = std::collections::BTreeSet::new();
-    for (i, item) in items.iter().enumerate() {
+    Ok(crate::add::add(ws, new_targets(items, custom)?, role)?.staged)
+}
+
+/// The targets `items` describe (a target path defaults to the file name).
+pub fn new_targets(items: &[AddTarget], custom: Option<Value>) -> Result<Vec<NewTarget>> {
+    let mut targets = Vec::with_capacity(items.len());
+    for item in items {
         let path = match &item.target_path {
             Some(p) => p.clone(),
             None => item
@@ -156,108 +143,87 @@ pub fn add_targets(
         };
         Targets::check_target_path(&path)
             .map_err(|e| invalid(format!("target path {path:?}: {e}")))?;
-        let role_name = match role {
-            Some(r) => r.to_string(),
-            None => role_for_target(&roles, &path),
-        };
-        if role_name != "targets" {
-            // The role must be delegated, and for this path.
-            authority_for(&published.root.signed, &roles, &role_name)?;
-            check_role_may_list(&roles, &role_name, &path)?;
-        }
-        if items.len() > 20 && i % 100 == 0 {
-            ws.progress(&format!("hashing {}/{}: {}", i + 1, items.len(), path));
-        }
-        let (length, hashes) = hash_file(&item.file, &algs)?;
-        let sha256 = hashes.get("sha256").cloned().unwrap_or_default();
-        let staged = ws.drafts().file_path(&sha256);
-        if !staged.exists() {
-            let data = fs::read(&item.file).map_err(|e| Error::io(&item.file, e))?;
-            crate::drafts::write_atomic(&staged, &data)?;
-        }
-        let listed: BTreeMap<String, String> = hashes
-            .iter()
-            .filter(|(a, _)| algs.contains(a))
-            .map(|(a, h)| (a.clone(), h.clone()))
-            .collect();
-        let mut m = working_copy(ws, &roles, &role_name);
-        m.signed.targets.insert(
-            path.clone(),
-            TargetFile {
-                length,
-                hashes: listed,
-                custom: custom.clone(),
-                unknown: Map::new(),
-            },
-        );
-        roles.insert(role_name.clone(), m);
-        touched.insert(role_name.clone());
-        out.push(StagedTarget {
+        targets.push(NewTarget {
             path,
-            role: role_name,
-            length,
-            sha256,
+            source: Source::File(item.file.clone()),
+            custom: custom.clone(),
+            line: None,
         });
     }
-    for name in touched {
-        if let Some(m) = roles.get(&name) {
-            save_edit(ws, &name, m.clone())?;
-        }
-    }
-    Ok(out)
-}
-
-/// Refuses to list a target in a delegated role whose delegation does not cover it:
-/// clients would never trust it from there (spec 5.6.7.2.1.3).
-fn check_role_may_list(roles: &RoleSet, role: &str, path: &str) -> Result<()> {
-    for m in roles.values() {
-        let Some(d) = &m.signed.delegations else {
-            continue;
-        };
-        if d.role_keys(role).is_some() {
-            let ok = match (&d.roles, &d.succinct_roles) {
-                (Some(list), _) => list.iter().any(|r| r.name == role && r.matches(path)),
-                (None, Some(s)) => s.bin_for(path) == role,
-                _ => false,
-            };
-            if !ok {
-                return Err(invalid(format!(
-                    "target {path:?} is outside the paths delegated to {role}; clients would not trust it there. Choose a matching --as path or another --role"
-                )));
-            }
-        }
-    }
-    Ok(())
+    Ok(targets)
 }
 
 /// Removes targets from whichever roles list them. Returns (path, role) pairs removed.
+///
+/// Each path is looked for in the roles a client's search for it would visit (read on
+/// demand); only a path found in none of them makes this read every role.
 pub fn remove_targets(ws: &Workspace, paths: &[String]) -> Result<Vec<(String, String)>> {
     let _lock = ws.lock()?;
-    let published = ws.published()?;
-    let roles = ws.working_roles(&published)?;
+    let head = ws.head()?;
+    let mut store = RoleStore::new(ws, &head, true)?;
     let mut removed = Vec::new();
-    let mut edits: BTreeMap<String, Metadata<Targets>> = BTreeMap::new();
     for path in paths {
-        let mut found = false;
-        for (name, m) in &roles {
-            let m = edits.entry(name.clone()).or_insert_with(|| m.clone());
-            if m.signed.targets.remove(path).is_some() {
-                removed.push((path.clone(), name.clone()));
-                found = true;
+        let mut found = Vec::new();
+        for name in search_order(&store, path)? {
+            if store
+                .get(&name)?
+                .is_some_and(|m| m.signed.targets.contains_key(path))
+            {
+                found.push(name);
             }
         }
-        if !found {
+        if found.is_empty() {
+            // Listed somewhere no delegation covers it? Look everywhere.
+            let mut all = head.listed_roles();
+            all.extend(store.draft_names());
+            all.sort();
+            all.dedup();
+            store.preload(Layer::Working, &all)?;
+            for name in all {
+                if store
+                    .get(&name)?
+                    .is_some_and(|m| m.signed.targets.contains_key(path))
+                {
+                    found.push(name);
+                }
+            }
+        }
+        if found.is_empty() {
             return Err(invalid(format!(
                 "target {path:?} is not listed in any role (see `tufkit status DIR`)"
             )));
         }
-    }
-    for (name, m) in edits {
-        if removed.iter().any(|(_, r)| *r == name) {
-            save_edit(ws, &name, m)?;
+        for name in found {
+            let m = store.edit(&name, || empty_targets(ws))?;
+            if m.signed.targets.remove(path).is_some() {
+                removed.push((path.clone(), name));
+            }
         }
     }
+    store.save_edits()?;
     Ok(removed)
+}
+
+/// Every role a client's search for `path` may visit, in pre-order, ignoring
+/// `terminating` (a removal must find the path wherever a search could).
+fn search_order(store: &RoleStore<'_>, path: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec!["targets".to_string()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(name) = stack.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(m) = store.get(&name)? else {
+            continue;
+        };
+        out.push(name);
+        if let Some(d) = &m.signed.delegations {
+            let children = d.roles_for_target(path);
+            stack.extend(children.into_iter().rev().map(|(c, _)| c));
+        }
+    }
+    Ok(out)
 }
 
 /// How a delegation chooses its targets.
@@ -286,8 +252,8 @@ pub struct Delegation {
     pub terminating: bool,
 }
 
-fn check_delegator(roles: &RoleSet, from: &str) -> Result<()> {
-    if from != "targets" && !roles.contains_key(from) {
+fn check_delegator(store: &RoleStore<'_>, from: &str) -> Result<()> {
+    if from != "targets" && !store.exists(from) {
         return Err(invalid(format!(
             "delegating role {from:?} does not exist; delegate to it first"
         )));
@@ -328,32 +294,28 @@ pub fn check_new_role_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod role_name_tests {
-    use super::check_new_role_name;
-
-    #[test]
-    fn only_names_that_need_no_escaping_are_accepted() {
-        for ok in ["partner", "registry.npmjs.org", "bins-0a", "A_b~c"] {
-            assert!(check_new_role_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "", "../x", "a/b", "a?b", "c#d", "sp ace", ".hidden", "targets", "é",
-        ] {
-            assert!(check_new_role_name(bad).is_err(), "{bad}");
-        }
-    }
-}
-
 /// Adds (or replaces) a delegation in the draft of its delegating role.
 pub fn delegate(ws: &Workspace, d: &Delegation) -> Result<()> {
     let _lock = ws.lock()?;
-    let published = ws.published()?;
-    let roles = ws.working_roles(&published)?;
-    check_delegator(&roles, &d.from)?;
+    let head = ws.head()?;
+    let mut store = RoleStore::new(ws, &head, true)?;
+    check_delegator(&store, &d.from)?;
     check_new_role_name(&d.to)?;
     check_threshold_fits(d.threshold, d.keys.len(), &d.to)?;
-    let mut parent = working_copy(ws, &roles, &d.from);
+    let (paths, path_hash_prefixes) = match &d.scope {
+        DelegationScope::Paths(p) => (Some(p.clone()), None),
+        DelegationScope::HashPrefixes(p) => {
+            if let Some(bad) = p.iter().find(|x| !x.bytes().all(|b| b.is_ascii_hexdigit())) {
+                return Err(invalid(format!("--hash-prefixes {bad:?} is not hex")));
+            }
+            (
+                None,
+                Some(p.iter().map(|x| x.to_ascii_lowercase()).collect()),
+            )
+        }
+    };
+    let to_exists = store.exists(&d.to);
+    let parent = store.edit(&d.from, || empty_targets(ws))?;
     let delegations = parent
         .signed
         .delegations
@@ -372,18 +334,6 @@ pub fn delegate(ws: &Workspace, d: &Delegation) -> Result<()> {
     for (id, key) in &d.keys {
         delegations.keys.insert(id.clone(), key.clone());
     }
-    let (paths, path_hash_prefixes) = match &d.scope {
-        DelegationScope::Paths(p) => (Some(p.clone()), None),
-        DelegationScope::HashPrefixes(p) => {
-            if let Some(bad) = p.iter().find(|x| !x.bytes().all(|b| b.is_ascii_hexdigit())) {
-                return Err(invalid(format!("--hash-prefixes {bad:?} is not hex")));
-            }
-            (
-                None,
-                Some(p.iter().map(|x| x.to_ascii_lowercase()).collect()),
-            )
-        }
-    };
     let entry = DelegatedRole {
         name: d.to.clone(),
         keyids: d.keys.iter().map(|(id, _)| id.clone()).collect(),
@@ -399,16 +349,18 @@ pub fn delegate(ws: &Workspace, d: &Delegation) -> Result<()> {
         None => list.push(entry),
     }
     prune_unused_keys(delegations);
-    save_edit(ws, &d.from, parent)?;
     // A new delegated role starts empty.
-    if !roles.contains_key(&d.to) {
-        save_edit(ws, &d.to, empty_targets(ws))?;
+    if !to_exists {
+        store.edit(&d.to, || empty_targets(ws))?;
     }
+    store.save_edits()?;
     Ok(())
 }
 
 /// Delegates everything from `from` to 2^bit_length hashed bins (TAP 15) and creates
-/// an empty draft for every bin. Returns the bin names.
+/// a draft for every bin (empty, or with the targets it already lists or takes over
+/// from `from`): every bin the delegation names is published and signed, since clients
+/// fetch the one their target maps to. Returns the bin names.
 pub fn delegate_succinct_bins(
     ws: &Workspace,
     from: &str,
@@ -425,17 +377,9 @@ pub fn delegate_succinct_bins(
     }
     check_new_role_name(name_prefix)?;
     check_threshold_fits(threshold, keys.len(), name_prefix)?;
-    let published = ws.published()?;
-    let roles = ws.working_roles(&published)?;
-    check_delegator(&roles, from)?;
-    let mut parent = working_copy(ws, &roles, from);
-    if let Some(d) = &parent.signed.delegations {
-        if d.roles.as_ref().is_some_and(|r| !r.is_empty()) {
-            return Err(invalid(format!(
-                "{from} already has named delegations; hashed bins replace all delegations of a role, so revoke those first or delegate the bins from another role"
-            )));
-        }
-    }
+    let head = ws.head()?;
+    let mut store = RoleStore::new(ws, &head, true)?;
+    check_delegator(&store, from)?;
     let succinct = SuccinctRoles {
         keyids: keys.iter().map(|(id, _)| id.clone()).collect(),
         threshold,
@@ -446,32 +390,39 @@ pub fn delegate_succinct_bins(
     let bins: Vec<String> = (0..succinct.bin_count())
         .map(|i| succinct.bin_name(i))
         .collect();
+    let parent = store.edit(from, || empty_targets(ws))?;
+    if let Some(d) = &parent.signed.delegations {
+        if d.roles.as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(invalid(format!(
+                "{from} already has named delegations; hashed bins replace all delegations of a role, so revoke those first or delegate the bins from another role"
+            )));
+        }
+    }
     // Targets the delegator listed move into their bins.
-    let moved: Vec<(String, TargetFile)> = std::mem::take(&mut parent.signed.targets)
-        .into_iter()
-        .collect();
+    let moved = std::mem::take(&mut parent.signed.targets);
     parent.signed.delegations = Some(Delegations {
         keys: keys.iter().cloned().collect(),
         roles: None,
         succinct_roles: Some(succinct.clone()),
         unknown: Map::new(),
     });
-    let mut bin_roles: BTreeMap<String, Metadata<Targets>> = BTreeMap::new();
-    for (i, bin) in bins.iter().enumerate() {
-        if bins.len() > 1000 && i % 1000 == 0 {
-            ws.progress(&format!("creating bin {}/{}", i + 1, bins.len()));
-        }
-        bin_roles.insert(bin.clone(), working_copy(ws, &roles, bin));
+    // Bins that exist already keep what they list.
+    let existing: Vec<String> = bins.iter().filter(|b| store.exists(b)).cloned().collect();
+    store.preload(Layer::Working, &existing)?;
+    if bins.len() > 256 {
+        ws.progress(&format!("creating {} bin drafts", bins.len()));
+    }
+    for bin in &bins {
+        store.edit(bin, || empty_targets(ws))?;
     }
     for (path, file) in moved {
-        if let Some(m) = bin_roles.get_mut(&succinct.bin_for(&path)) {
-            m.signed.targets.insert(path, file);
-        }
+        store
+            .edit(&succinct.bin_for(&path), || empty_targets(ws))?
+            .signed
+            .targets
+            .insert(path, file);
     }
-    save_edit(ws, from, parent)?;
-    for (bin, m) in bin_roles {
-        save_edit(ws, &bin, m)?;
-    }
+    store.save_edits()?;
     Ok(bins)
 }
 
@@ -481,43 +432,80 @@ pub fn delegate_succinct_bins(
 /// snapshot from which a role disappears, spec 5.5.5); clients simply stop searching it.
 pub fn revoke_delegation(ws: &Workspace, role: &str) -> Result<String> {
     let _lock = ws.lock()?;
-    let published = ws.published()?;
-    let roles = ws.working_roles(&published)?;
-    for (name, m) in &roles {
+    let head = ws.head()?;
+    let mut store = RoleStore::new(ws, &head, true)?;
+    let root = &head.root.signed;
+    // A named role: its delegator. Hashed bins: the role delegating with this prefix.
+    let named = match store.authority(root, role) {
+        Ok(a) if a.delegator != "root" => store.get(&a.delegator)?.and_then(|m| {
+            let listed = m
+                .signed
+                .delegations
+                .as_ref()
+                .and_then(|d| d.roles.as_ref())
+                .is_some_and(|l| l.iter().any(|r| r.name == role));
+            listed.then_some(a.delegator)
+        }),
+        _ => None,
+    };
+    let (name, is_named) = match named {
+        Some(n) => (n, true),
+        None => match find_succinct_delegator(&store, role)? {
+            Some(n) => (n, false),
+            None => {
+                return Err(invalid(format!(
+                "no targets role delegates to {role:?} (for hashed bins, give the bin name prefix)"
+            )))
+            }
+        },
+    };
+    let m = store.edit(&name, || empty_targets(ws))?;
+    if is_named {
+        if let Some(d) = m.signed.delegations.as_mut() {
+            if let Some(l) = d.roles.as_mut() {
+                l.retain(|r| r.name != role);
+            }
+            prune_unused_keys(d);
+            if d.roles.as_ref().is_some_and(|l| l.is_empty()) {
+                m.signed.delegations = None;
+            }
+        }
+    } else {
+        m.signed.delegations = None;
+    }
+    store.save_edits()?;
+    if is_named {
+        ws.drafts().remove_role(role)?;
+    }
+    Ok(name)
+}
+
+/// The role whose succinct delegation uses `prefix`, looking at the delegators
+/// reachable from `targets` through named delegations.
+fn find_succinct_delegator(store: &RoleStore<'_>, prefix: &str) -> Result<Option<String>> {
+    let mut queue = std::collections::VecDeque::from(["targets".to_string()]);
+    let mut seen = std::collections::HashSet::new();
+    while let Some(name) = queue.pop_front() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(m) = store.get(&name)? else {
+            continue;
+        };
         let Some(d) = &m.signed.delegations else {
             continue;
         };
-        if d.roles
-            .as_ref()
-            .is_some_and(|l| l.iter().any(|r| r.name == role))
-        {
-            let mut m = m.clone();
-            if let Some(d) = m.signed.delegations.as_mut() {
-                if let Some(l) = d.roles.as_mut() {
-                    l.retain(|r| r.name != role);
-                }
-                prune_unused_keys(d);
-                if d.roles.as_ref().is_some_and(|l| l.is_empty()) {
-                    m.signed.delegations = None;
-                }
-            }
-            save_edit(ws, name, m)?;
-            ws.drafts().remove_role(role)?;
-            return Ok(name.clone());
-        }
         if d.succinct_roles
             .as_ref()
-            .is_some_and(|s| s.name_prefix == role)
+            .is_some_and(|s| s.name_prefix == prefix)
         {
-            let mut m = m.clone();
-            m.signed.delegations = None;
-            save_edit(ws, name, m)?;
-            return Ok(name.clone());
+            return Ok(Some(name));
+        }
+        if let Some(list) = &d.roles {
+            queue.extend(list.iter().map(|r| r.name.clone()));
         }
     }
-    Err(invalid(format!(
-        "no targets role delegates to {role:?} (for hashed bins, give the bin name prefix)"
-    )))
+    Ok(None)
 }
 
 /// Drops keys no delegation in `d` uses any more.
@@ -531,4 +519,21 @@ pub fn prune_unused_keys(d: &mut Delegations) {
     }
     let used: std::collections::HashSet<KeyId> = used.into_iter().cloned().collect();
     d.keys.retain(|k, _| used.contains(k));
+}
+
+#[cfg(test)]
+mod role_name_tests {
+    use super::check_new_role_name;
+
+    #[test]
+    fn only_names_that_need_no_escaping_are_accepted() {
+        for ok in ["partner", "registry.npmjs.org", "bins-0a", "A_b~c"] {
+            assert!(check_new_role_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "../x", "a/b", "a?b", "c#d", "sp ace", ".hidden", "targets", "é",
+        ] {
+            assert!(check_new_role_name(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -12,30 +12,40 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod add;
+pub(crate) mod batch;
+pub(crate) mod changes;
 pub mod config;
 pub mod drafts;
 pub mod duration;
 pub mod edit;
 pub mod error;
+pub mod hosted;
+pub mod index;
 pub mod init;
 pub mod keys;
 pub mod lock;
+pub mod parallel;
 pub mod publish;
 pub mod refresh;
+pub mod resign;
 pub mod revoke;
+pub mod roles;
 pub mod rootops;
 pub mod serve;
 pub mod signing;
+pub mod sources;
 pub mod state;
 pub mod status;
 pub mod storage;
 pub mod template;
 pub mod verify;
 pub mod workspace;
+pub(crate) mod write;
 
 pub use config::Config;
 pub use duration::{format_duration, parse_duration};
 pub use error::{Error, Result};
 pub use keys::{KeyRing, KeyType};
-pub use storage::{DirStorage, Storage};
+pub use storage::{BatchFile, Content, DirStorage, Storage};
 pub use workspace::Workspace;

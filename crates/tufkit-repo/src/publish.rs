@@ -4,26 +4,31 @@
 //! Every threshold is checked before the first byte is written. Each write is atomic and
 //! versioned files are never overwritten, so a crash at any point leaves the published
 //! tree in its old state or its new state: the timestamp, written last among the online
-//! roles, is what makes a new state visible.
+//! roles, is what makes a new state visible. Running the command again resumes an
+//! interrupted publish (see the `write` module).
+//!
+//! Only what changes is read: see [`publish_locked`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 
-use chrono::{DateTime, Duration, Utc};
 use tufkit_core::crypto::hash::HashAlgorithm;
 use tufkit_core::crypto::KeyId;
-use tufkit_core::metadata::{
-    MetaFile, Metadata, RoleMetadata, Root, Snapshot, TargetFile, Targets, Timestamp,
-};
+use tufkit_core::metadata::{MetaFile, Metadata, RoleMetadata, Root, Snapshot, Timestamp};
 
+use crate::changes::changing_roles;
 use crate::duration::format_duration;
 use crate::error::{invalid, Error, Result};
+use crate::index::ExpiryIndex;
 use crate::keys::KeyRing;
-use crate::signing::{
-    check_threshold, drop_invalid_signatures, sign_with_reachable, valid_signers,
-};
-use crate::state::{authority_for, metadata_path, to_bytes, Authority, RoleSet};
+use crate::resign::{expires_within, sign_all, staged_target_files, Context, Job};
+pub use crate::resign::{same_content, target_file_paths};
+use crate::roles::RoleStore;
+use crate::signing::{check_threshold, sign_with_reachable};
+use crate::state::{metadata_path, to_bytes, Authority};
+use crate::storage::{BatchFile, Content};
 use crate::workspace::Workspace;
+use crate::write::{check_signable, place_roles, place_snapshot};
 
 /// What a publish run should cover.
 #[derive(Debug, Clone, Default)]
@@ -106,87 +111,6 @@ pub fn role_keys_changed(a: &Root, b: &Root, role: &str) -> bool {
     }
 }
 
-fn expires_within(expires: DateTime<Utc>, now: DateTime<Utc>, window: Duration) -> bool {
-    expires - now < window
-}
-
-/// The published paths of a target file: `HASH.name` per hash with consistent snapshots.
-pub fn target_file_paths(path: &str, file: &TargetFile, consistent: bool) -> Vec<String> {
-    if !consistent {
-        return vec![format!("targets/{path}")];
-    }
-    let (dir, base) = match path.rsplit_once('/') {
-        Some((d, b)) => (format!("{d}/"), b),
-        None => (String::new(), path),
-    };
-    file.hashes
-        .values()
-        .map(|h| format!("targets/{dir}{h}.{base}"))
-        .collect()
-}
-
-fn same_content(a: &Targets, b: &Targets) -> bool {
-    let mut b = b.clone();
-    b.version = a.version;
-    b.expires = a.expires;
-    *a == b
-}
-
-/// Prepares the next version of a targets role: fresh version and expiry unless the
-/// draft is already sealed for that version by someone's signature.
-fn prepare_role(
-    ws: &Workspace,
-    name: &str,
-    mut m: Metadata<Targets>,
-    published_version: u64,
-    auths: &[&Authority],
-) -> Result<Metadata<Targets>> {
-    let now = ws.now();
-    let next = published_version + 1;
-    let sealed = m.signed.version == next
-        && !expires_within(m.signed.expires, now, ws.config().refresh_window(name))
-        && auths
-            .iter()
-            .any(|a| valid_signers(&m, a).is_ok_and(|v| !v.is_empty()));
-    if sealed {
-        drop_invalid_signatures(&mut m, auths)?;
-    } else {
-        m.signed.version = next;
-        m.signed.expires = now + ws.config().expiry_period(name);
-        m.signatures.clear();
-    }
-    Ok(m)
-}
-
-fn missing_target_content(
-    ws: &Workspace,
-    role: &str,
-    m: &Targets,
-    before: Option<&Targets>,
-    consistent: bool,
-) -> Result<()> {
-    for (path, file) in &m.targets {
-        if before.and_then(|b| b.targets.get(path)) == Some(file) {
-            continue;
-        }
-        let staged = file
-            .hashes
-            .get("sha256")
-            .is_some_and(|h| ws.drafts().file_path(h).is_file());
-        if staged {
-            continue;
-        }
-        for p in target_file_paths(path, file, consistent) {
-            if !ws.storage().exists(&p)? {
-                return Err(invalid(format!(
-                    "{role}: target {path:?} has no content: neither staged nor published at repository/{p}; stage it with `tufkit add DIR FILE --as {path}` or remove it with `tufkit remove DIR {path}`"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn meta_for(bytes: &[u8], version: u64) -> MetaFile {
     let mut m = MetaFile::with_version(version);
     m.length = Some(bytes.len() as u64);
@@ -219,12 +143,50 @@ fn sign_online_role<T: RoleMetadata>(
     })
 }
 
+/// The next snapshot: the published one with the new versions of `signed` roles.
+fn next_snapshot(
+    ws: &Workspace,
+    published: Option<&Metadata<Snapshot>>,
+    signed: &[(String, u64, Vec<u8>)],
+) -> Metadata<Snapshot> {
+    let now = ws.now();
+    let cfg = ws.config();
+    let mut snap = match published {
+        Some(s) => {
+            let mut s = s.clone();
+            s.signatures.clear();
+            s
+        }
+        None => Metadata::new(Snapshot {
+            type_: "snapshot".into(),
+            spec_version: cfg.repository.spec_version.clone(),
+            version: 0,
+            expires: now,
+            meta: BTreeMap::new(),
+            unknown: Default::default(),
+        }),
+    };
+    snap.signed.version += 1;
+    snap.signed.expires = now + cfg.expiry_period("snapshot");
+    for (name, version, bytes) in signed {
+        snap.signed
+            .meta
+            .insert(format!("{name}.json"), meta_for(bytes, *version));
+    }
+    snap
+}
+
 /// [`publish`] without taking the lock (the caller holds it).
+///
+/// Only the roles that change are read and signed: drafts, the published versions they
+/// replace, roles whose delegation keys changed, and roles about to expire (known from
+/// the expiry cache, see [`crate::index`]). Versions for the snapshot come from the
+/// published snapshot.
 pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishReport> {
     let now = ws.now();
     let cfg = ws.config();
-    let published = ws.published()?;
-    let old_root = &published.root.signed;
+    let head = ws.head()?;
+    let old_root = &head.root.signed;
     let root = opts
         .new_root
         .as_ref()
@@ -259,56 +221,14 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
         ));
     }
 
-    let drafts = if opts.include_drafts {
-        ws.drafts().roles()?
-    } else {
-        RoleSet::new()
-    };
-    let mut working = published.roles.clone();
-    working.extend(drafts.clone());
+    let store = RoleStore::new(ws, &head, opts.include_drafts)?;
+    let mut index = ExpiryIndex::load(ws);
+    let changing = changing_roles(ws, &store, root, opts, &mut index, &mut report)?;
 
-    // Which targets roles get a new version.
-    let mut changing: BTreeSet<String> = BTreeSet::new();
-    for (name, draft) in &drafts {
-        match published.roles.get(name) {
-            Some(p) if same_content(&p.signed, &draft.signed) => {}
-            _ => {
-                changing.insert(name.clone());
-            }
-        }
-    }
-    if opts.include_drafts {
-        if role_keys_changed(old_root, root, "targets") {
-            changing.insert("targets".into());
-        }
-        // Delegated roles whose delegator changed their keys need new signatures.
-        for name in published.roles.keys().filter(|n| *n != "targets") {
-            let before = authority_for(old_root, &published.roles, name).ok();
-            if let Ok(after) = authority_for(root, &working, name) {
-                if before.as_ref() != Some(&after) {
-                    changing.insert(name.clone());
-                }
-            }
-        }
-    }
-    if opts.refresh_expiring {
-        for (name, m) in &published.roles {
-            if expires_within(m.signed.expires, now, cfg.refresh_window(name))
-                && authority_for(root, &working, name).is_ok()
-                && changing.insert(name.clone())
-            {
-                report.warnings.push(format!(
-                    "{name}: expires in {}, re-signing it",
-                    format_duration(m.signed.expires - now)
-                ));
-            }
-        }
-    }
-
-    // Sign every changing role; nothing is written unless all of them meet thresholds.
-    let mut signed: BTreeMap<String, Metadata<Targets>> = BTreeMap::new();
+    // Who signs each changing role; roles no longer delegated are dropped.
+    let mut jobs = Vec::new();
     for name in &changing {
-        let auth = match authority_for(root, &working, name) {
+        let auth = match store.authority(root, name) {
             Ok(a) => a,
             Err(_) => {
                 report.warnings.push(format!(
@@ -323,114 +243,173 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
         } else {
             None
         };
-        let mut auths = vec![&auth];
-        auths.extend(old_auth.as_ref());
-        let m = working
-            .get(name)
-            .cloned()
+        let before = match store.draft(name)? {
+            Some(_) => store.published(name)?,
+            None => None,
+        };
+        let m = store
+            .take(name)?
             .ok_or_else(|| invalid(format!("{name}: no metadata to publish")))?;
-        let mut m = prepare_role(ws, name, m, published.role_version(name), &auths)?;
-        missing_target_content(
-            ws,
-            name,
-            &m.signed,
-            published.roles.get(name).map(|p| &p.signed),
-            consistent,
-        )?;
-        sign_with_reachable(&mut m, &auth, &ring)?;
-        if let Some(old) = old_auth.as_ref().filter(|o| **o != auth) {
-            sign_with_reachable(&mut m, old, &transition_ring)?;
-        }
-        let valid = valid_signers(&m, &auth)?;
-        if (valid.len() as u64) < auth.threshold {
-            report.pending.push(Pending {
-                role: name.clone(),
-                have: valid.len() as u64,
-                need: auth.threshold,
-                missing: auth
-                    .keyids
-                    .iter()
-                    .filter(|k| !valid.contains(k))
-                    .cloned()
-                    .collect(),
-                draft: ws.drafts().role_path(name),
-            });
-        }
-        signed.insert(name.clone(), m);
+        jobs.push(Job {
+            name: name.clone(),
+            m,
+            before,
+            published_version: head.role_version(name),
+            auth,
+            old_auth,
+        });
+    }
+    let staged = if jobs.is_empty() {
+        HashSet::new()
+    } else {
+        ws.drafts().staged_files()?
+    };
+    let ctx = Context {
+        ws,
+        ring: &ring,
+        transition_ring: &transition_ring,
+        consistent,
+        staged: &staged,
+        hosted: Default::default(),
+    };
+    if jobs.len() > 64 {
+        ws.progress(&format!("signing {} targets roles", jobs.len()));
+    }
+    let signed = sign_all(&ctx, jobs)?;
+    for s in signed.iter().filter(|s| s.bytes.is_none()) {
+        report.pending.push(Pending {
+            role: s.name.clone(),
+            have: s.valid.len() as u64,
+            need: s.auth.threshold,
+            missing: s
+                .auth
+                .keyids
+                .iter()
+                .filter(|k| !s.valid.contains(k))
+                .cloned()
+                .collect(),
+            draft: ws.drafts().role_path(&s.name),
+        });
     }
     if !report.pending.is_empty() {
         // Keep the signatures gathered so far; key holders add theirs to the drafts.
-        for (name, m) in &signed {
-            ws.drafts().save_role(name, m)?;
-        }
+        ws.drafts()
+            .save_roles(signed.iter().map(|s| (s.name.clone(), &s.m)).collect())?;
         return Ok(report);
     }
 
-    // Snapshot (spec 6.2: produced strictly in sequence by this single writer).
-    let old_snapshot_auth = opts
-        .new_root
-        .as_ref()
-        .map(|_| Authority::top_level(old_root, "snapshot"))
-        .transpose()?;
-    let snapshot_expiring = published.snapshot.as_ref().map_or(true, |s| {
+    // What follows the targets metadata, and whether it can be signed: checked before
+    // the first byte is written.
+    let snapshot_expiring = head.snapshot.as_ref().map_or(true, |s| {
         opts.refresh_expiring
             && expires_within(s.signed.expires, now, cfg.refresh_window("snapshot"))
     });
     let need_snapshot =
         !signed.is_empty() || opts.force_snapshot || opts.new_root.is_some() || snapshot_expiring;
-    let mut role_bytes: Vec<(String, u64, Vec<u8>)> = Vec::new();
-    for (name, m) in &signed {
-        role_bytes.push((name.clone(), m.signed.version, to_bytes(m)?));
+    let timestamp_expiring = head.timestamp.as_ref().map_or(true, |t| {
+        opts.refresh_expiring
+            && expires_within(t.signed.expires, now, cfg.refresh_window("timestamp"))
+    });
+    let need_timestamp = need_snapshot || opts.force_timestamp || timestamp_expiring;
+    if need_snapshot {
+        check_signable(root, "snapshot", &ring)?;
     }
+    if need_timestamp {
+        check_signable(root, "timestamp", &ring)?;
+        if !need_snapshot && head.timestamp.is_none() {
+            return Err(invalid("no snapshot to list in the timestamp"));
+        }
+    }
+    let root_out = match &opts.new_root {
+        Some(r) => Some((r.signed.version, to_bytes(r)?)),
+        None => None,
+    };
+
+    // 1. Target files and targets metadata (spec 6.2: consistent snapshots make new
+    // versions invisible until the snapshot names them).
+    let files = staged_target_files(&ctx, &signed);
+    report.target_files = files.len();
+    if files.len() + signed.len() > 64 {
+        ws.progress(&format!(
+            "writing {} target files and {} metadata files",
+            files.len(),
+            signed.len()
+        ));
+    }
+    let mut signed = signed;
+    place_roles(ws, consistent, opts.include_drafts, &files, &mut signed)?;
+    let role_bytes: Vec<(String, u64, Vec<u8>)> = signed
+        .iter()
+        .filter_map(|s| {
+            s.bytes
+                .as_ref()
+                .map(|b| (s.name.clone(), s.m.signed.version, b.clone()))
+        })
+        .collect();
+    let storage = ws.storage();
+    if !consistent {
+        // Unversioned copies: delegated roles before the top-level targets.
+        let delegated: Vec<BatchFile<'_>> = role_bytes
+            .iter()
+            .filter(|r| r.0 != "targets")
+            .map(|(name, _, bytes)| BatchFile {
+                path: metadata_path(name, None),
+                content: Content::Bytes(bytes),
+                replace: true,
+            })
+            .collect();
+        storage.put_batch(&delegated)?;
+        if let Some((_, _, bytes)) = role_bytes.iter().find(|r| r.0 == "targets") {
+            storage.put_replace(&metadata_path("targets", None), bytes)?;
+        }
+    }
+    let mut order: Vec<&(String, u64, Vec<u8>)> = role_bytes.iter().collect();
+    order.sort_by_key(|(name, _, _)| name == "targets");
+    report
+        .published
+        .extend(order.iter().map(|(n, v, _)| (n.clone(), *v)));
+
+    // 2. Snapshot (spec 6.2: produced strictly in sequence by this single writer).
     let mut snapshot_out: Option<(u64, Vec<u8>)> = None;
     if need_snapshot {
-        let mut snap = match &published.snapshot {
-            Some(s) => {
-                let mut s = s.clone();
-                s.signatures.clear();
-                s
-            }
-            None => Metadata::new(Snapshot {
-                type_: "snapshot".into(),
-                spec_version: cfg.repository.spec_version.clone(),
-                version: 0,
-                expires: now,
-                meta: BTreeMap::new(),
-                unknown: Default::default(),
-            }),
-        };
-        snap.signed.version += 1;
-        snap.signed.expires = now + cfg.expiry_period("snapshot");
-        for (name, version, bytes) in &role_bytes {
-            snap.signed
-                .meta
-                .insert(format!("{name}.json"), meta_for(bytes, *version));
-        }
+        let mut snap = next_snapshot(ws, head.snapshot.as_ref(), &role_bytes);
         let auth = Authority::top_level(root, "snapshot")?;
+        let old_auth = opts
+            .new_root
+            .as_ref()
+            .map(|_| Authority::top_level(old_root, "snapshot"))
+            .transpose()?;
         sign_online_role(
             "snapshot",
             &mut snap,
             &auth,
-            old_snapshot_auth.as_ref(),
+            old_auth.as_ref(),
             (&ring, &transition_ring),
         )?;
-        snapshot_out = Some((snap.signed.version, to_bytes(&snap)?));
+        let bytes = place_snapshot(storage, &snap, to_bytes(&snap)?, &auth)?;
+        if !consistent {
+            storage.put_replace(&metadata_path("snapshot", None), &bytes)?;
+        }
+        for s in &signed {
+            if let Some(meta) = snap.signed.role_meta(&s.name) {
+                index.set(&s.name, meta, s.m.signed.expires);
+            }
+        }
+        index.retain(|r| snap.signed.role_meta(r).is_some());
+        report
+            .published
+            .push(("snapshot".into(), snap.signed.version));
+        snapshot_out = Some((snap.signed.version, bytes));
     }
 
-    // Timestamp.
-    let timestamp_expiring = published.timestamp.as_ref().map_or(true, |t| {
-        opts.refresh_expiring
-            && expires_within(t.signed.expires, now, cfg.refresh_window("timestamp"))
-    });
-    let need_timestamp = snapshot_out.is_some() || opts.force_timestamp || timestamp_expiring;
-    let mut timestamp_out: Option<(u64, Vec<u8>)> = None;
+    // 3. Timestamp, which makes the new state visible.
     if need_timestamp {
-        let snapshot_meta = match (&snapshot_out, &published.timestamp) {
+        let snapshot_meta = match (&snapshot_out, &head.timestamp) {
             (Some((v, bytes)), _) => meta_for(bytes, *v),
             (None, Some(t)) => t.signed.snapshot_meta().clone(),
             (None, None) => return Err(invalid("no snapshot to list in the timestamp")),
         };
-        let (version, unknown, spec_version) = match &published.timestamp {
+        let (version, unknown, spec_version) = match &head.timestamp {
             Some(t) => (
                 t.signed.version + 1,
                 t.signed.unknown.clone(),
@@ -459,106 +438,54 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
             old.as_ref(),
             (&ring, &transition_ring),
         )?;
-        timestamp_out = Some((version, to_bytes(&ts)?));
+        storage.put_replace(&metadata_path("timestamp", None), &to_bytes(&ts)?)?;
+        report.published.push(("timestamp".into(), version));
     }
-    let root_out = match &opts.new_root {
-        Some(r) => Some((r.signed.version, to_bytes(r)?)),
-        None => None,
-    };
-
-    // Everything is signed and checked: write, in the safe order.
-    let storage = ws.storage();
-    let mut copied = HashSet::new();
-    let total: usize = signed.values().map(|m| m.signed.targets.len()).sum();
-    let mut seen = 0usize;
-    for m in signed.values() {
-        for (path, file) in &m.signed.targets {
-            seen += 1;
-            let Some(sha) = file.hashes.get("sha256") else {
-                continue;
-            };
-            let staged = ws.drafts().file_path(sha);
-            if !staged.is_file() {
-                continue;
-            }
-            for dest in target_file_paths(path, file, consistent) {
-                if !copied.insert(dest.clone()) {
-                    continue;
-                }
-                if consistent {
-                    storage.put_new_from_file(&dest, &staged)?;
-                } else {
-                    // Without consistent snapshots a target path names one file whose
-                    // content changes from release to release.
-                    let data = std::fs::read(&staged).map_err(|e| Error::io(&staged, e))?;
-                    storage.put_replace(&dest, &data)?;
-                }
-                report.target_files += 1;
-            }
-            if report.target_files > 0 && report.target_files % 500 == 0 {
-                ws.progress(&format!(
-                    "copied {} target files ({seen}/{total} targets checked)",
-                    report.target_files
-                ));
-            }
-        }
-    }
-    // Delegated roles before top-level targets, all before the snapshot that names them.
-    role_bytes.sort_by_key(|(name, _, _)| name == "targets");
-    for (name, version, bytes) in &role_bytes {
-        storage.put_new(&metadata_path(name, Some(*version)), bytes)?;
-        if !consistent {
-            storage.put_replace(&metadata_path(name, None), bytes)?;
-        }
-        report.published.push((name.clone(), *version));
-    }
-    if let Some((version, bytes)) = &snapshot_out {
-        storage.put_new(&metadata_path("snapshot", Some(*version)), bytes)?;
-        if !consistent {
-            storage.put_replace(&metadata_path("snapshot", None), bytes)?;
-        }
-        report.published.push(("snapshot".into(), *version));
-    }
-    if let Some((version, bytes)) = &timestamp_out {
-        storage.put_replace(&metadata_path("timestamp", None), bytes)?;
-        report.published.push(("timestamp".into(), *version));
-    }
-    // The new root goes last: the roles above carry signatures from the old keys too
+    // 4. The new root goes last: the roles above carry signatures from the old keys too
     // (when reachable), so clients on either root accept them during the switch.
     if let Some((version, bytes)) = &root_out {
         storage.put_new(&metadata_path("root", Some(*version)), bytes)?;
         storage.put_replace(&metadata_path("root", None), bytes)?;
         report.published.push(("root".into(), *version));
     }
-
-    // Clean up drafts that are now published.
-    for name in signed.keys() {
-        ws.drafts().remove_role(name)?;
-    }
+    drop(signed);
+    // Clean up drafts that are now published (or identical to what is).
+    let published_names: Vec<String> = role_bytes.iter().map(|r| r.0.clone()).collect();
+    let mut done: HashSet<String> = published_names.iter().cloned().collect();
     if opts.include_drafts {
-        for (name, draft) in &drafts {
-            if !signed.contains_key(name) && !changing.contains(name) {
-                // A draft identical to what is published: nothing to keep.
-                if published
-                    .roles
-                    .get(name)
-                    .is_some_and(|p| same_content(&p.signed, &draft.signed))
-                {
-                    ws.drafts().remove_role(name)?;
-                }
+        for name in store.draft_names() {
+            if !changing.contains(&name) {
+                done.insert(name);
             }
         }
     }
+    let doomed: Vec<String> = done.iter().cloned().collect();
+    crate::parallel::try_map(doomed, crate::parallel::io_threads(), |n| {
+        ws.drafts().remove_role(&n)
+    })?;
     if opts.new_root.is_some() {
         ws.drafts().remove_root()?;
     }
-    let keep: HashSet<String> = ws
-        .drafts()
-        .roles()?
-        .values()
-        .flat_map(|m| m.signed.targets.values())
-        .filter_map(|f| f.hashes.get("sha256").cloned())
-        .collect();
-    ws.drafts().prune_files(&keep)?;
+    if opts.include_drafts {
+        // Staged content no remaining draft refers to is published now.
+        let remaining: Vec<String> = store
+            .draft_names()
+            .into_iter()
+            .filter(|n| !done.contains(n))
+            .collect();
+        let mut keep = HashSet::new();
+        for name in remaining {
+            if let Some(m) = ws.drafts().role(&name)? {
+                keep.extend(
+                    m.signed
+                        .targets
+                        .values()
+                        .filter_map(|f| f.hashes.get("sha256").cloned()),
+                );
+            }
+        }
+        ws.drafts().prune_files(&keep)?;
+    }
+    index.save()?;
     Ok(report)
 }

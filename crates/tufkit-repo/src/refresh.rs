@@ -28,7 +28,7 @@ pub enum RefreshOutcome {
 /// `within`.
 pub fn refresh(ws: &Workspace, role: &str, within: Option<Duration>) -> Result<RefreshOutcome> {
     let _lock = ws.lock()?;
-    let published = ws.published()?;
+    let published = ws.head()?;
     let expires = match role {
         "timestamp" => published.timestamp.as_ref().map(|t| t.signed.expires),
         "snapshot" => published.snapshot.as_ref().map(|s| s.signed.expires),

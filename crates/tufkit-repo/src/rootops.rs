@@ -22,7 +22,7 @@ use crate::workspace::Workspace;
 
 /// The staged next root, starting it from the published root if there is none.
 pub fn staged_root(ws: &Workspace) -> Result<Metadata<Root>> {
-    let published = ws.published()?;
+    let published = ws.head()?;
     if let Some(staged) = ws.drafts().root()? {
         if staged.signed.version == published.root.signed.version + 1 {
             return Ok(staged);
@@ -233,7 +233,7 @@ pub fn sign_staged_root_with_reachable(ws: &Workspace) -> Result<Vec<KeyId>> {
     let Some(mut staged) = ws.drafts().root()? else {
         return Ok(Vec::new());
     };
-    let published = ws.published()?;
+    let published = ws.head()?;
     let ring = ws.keyring()?;
     let mut signed = sign_with_reachable(
         &mut staged,
@@ -255,7 +255,7 @@ pub fn publish_root(ws: &Workspace, sign_with_reachable_keys: bool) -> Result<Pu
     if sign_with_reachable_keys {
         sign_staged_root_with_reachable(ws)?;
     }
-    let published = ws.published()?;
+    let published = ws.head()?;
     let staged = ws.drafts().root()?.ok_or_else(|| {
         invalid("there is no staged root (DIR/staged/root.json); start one with `tufkit root add-key`, `remove-key`, `set-threshold` or `expire`")
     })?;

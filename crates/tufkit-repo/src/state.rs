@@ -56,47 +56,128 @@ pub fn root_versions(storage: &dyn Storage) -> Result<Vec<u64>> {
     Ok(versions)
 }
 
-impl Published {
-    /// Loads the published state. `consistent` selects versioned file names.
-    pub fn load(storage: &dyn Storage) -> Result<Published> {
-        let versions = root_versions(storage)?;
-        let latest = versions.last().copied().ok_or_else(|| {
+/// The published top-level metadata (root, timestamp, snapshot) without the targets
+/// roles: what every command reads first, cheaply, before loading only the targets roles
+/// it needs (see [`crate::roles::RoleStore`]).
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// The latest root.
+    pub root: Metadata<Root>,
+    /// The timestamp, if published.
+    pub timestamp: Option<Metadata<Timestamp>>,
+    /// The snapshot the timestamp names, if published.
+    pub snapshot: Option<Metadata<Snapshot>>,
+}
+
+/// The latest published root version: `root.json` names it, and the versions after it
+/// are probed (a root publish interrupted before `root.json` was replaced leaves one), so
+/// the metadata directory, which holds a file per role and version, is not listed.
+fn latest_root_version(storage: &dyn Storage) -> Result<u64> {
+    let from_copy = storage
+        .read(&metadata_path("root", None))?
+        .and_then(|bytes| Parsed::<Root>::from_slice(&bytes, "root").ok())
+        .map(|p| p.metadata.signed.version)
+        .filter(|v| *v >= 1);
+    let Some(mut latest) = from_copy else {
+        return root_versions(storage)?.last().copied().ok_or_else(|| {
             invalid(
                 "no metadata/N.root.json in the published tree: this is not an initialised tufkit repository (run `tufkit init DIR` first)",
             )
-        })?;
+        });
+    };
+    while storage.exists(&metadata_path("root", Some(latest + 1)))? {
+        latest += 1;
+    }
+    Ok(latest)
+}
+
+impl Head {
+    /// Loads root, timestamp and snapshot.
+    pub fn load(storage: &dyn Storage) -> Result<Head> {
+        let latest = latest_root_version(storage)?;
         let root_path = metadata_path("root", Some(latest));
-        let root: Metadata<Root> = read_metadata(storage, &root_path, "root")?
-            .ok_or_else(|| invalid(format!("repository/{root_path} vanished while reading")))?;
+        let root: Metadata<Root> = read_metadata(storage, &root_path, "root")?.ok_or_else(|| {
+            invalid(format!(
+                "repository/{root_path} is missing although metadata/root.json names it: restore it, or run `tufkit verify` to see what clients would accept"
+            ))
+        })?;
         let consistent = root.signed.consistent();
         let timestamp: Option<Metadata<Timestamp>> =
             read_metadata(storage, &metadata_path("timestamp", None), "timestamp")?;
-        let mut snapshot = None;
-        let mut roles = RoleSet::new();
-        if let Some(ts) = &timestamp {
-            let v = ts.signed.snapshot_meta().version;
-            let path = metadata_path("snapshot", consistent.then_some(v));
-            let snap: Metadata<Snapshot> = read_metadata(storage, &path, "snapshot")?
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "repository/{path} is missing although timestamp.json names it: the published tree is damaged; run `tufkit verify` and then `tufkit snapshot`"
-                    ))
-                })?;
-            for (file, meta) in &snap.signed.meta {
-                let Some(role) = file.strip_suffix(".json") else {
-                    continue;
-                };
-                let path = metadata_path(role, consistent.then_some(meta.version));
-                if let Some(m) = read_metadata::<Targets>(storage, &path, role)? {
-                    roles.insert(role.to_string(), m);
-                }
+        let snapshot = match &timestamp {
+            Some(ts) => {
+                let v = ts.signed.snapshot_meta().version;
+                let path = metadata_path("snapshot", consistent.then_some(v));
+                let snap: Metadata<Snapshot> = read_metadata(storage, &path, "snapshot")?
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "repository/{path} is missing although timestamp.json names it: the published tree is damaged; run `tufkit verify` and then `tufkit snapshot`"
+                        ))
+                    })?;
+                Some(snap)
             }
-            snapshot = Some(snap);
-        }
-        Ok(Published {
+            None => None,
+        };
+        Ok(Head {
             root,
             timestamp,
             snapshot,
+        })
+    }
+
+    /// The published version of a targets role (0 if never published).
+    pub fn role_version(&self, role: &str) -> u64 {
+        self.snapshot
+            .as_ref()
+            .and_then(|s| s.signed.role_meta(role))
+            .map(|m| m.version)
+            .unwrap_or(0)
+    }
+
+    /// Names of the targets roles the snapshot lists.
+    pub fn listed_roles(&self) -> Vec<String> {
+        self.snapshot
+            .as_ref()
+            .map(|s| {
+                s.signed
+                    .meta
+                    .keys()
+                    .filter_map(|f| f.strip_suffix(".json"))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Published {
+    /// Loads the published state: the top-level roles and every targets role the
+    /// snapshot lists (parsed in parallel). Commands that change the repository load
+    /// only the roles they need instead ([`Head`], [`crate::roles::RoleStore`]).
+    pub fn load(storage: &dyn Storage) -> Result<Published> {
+        let head = Head::load(storage)?;
+        let consistent = head.root.signed.consistent();
+        let wanted: Vec<(String, u64)> = head
+            .listed_roles()
+            .into_iter()
+            .map(|r| {
+                let v = head.role_version(&r);
+                (r, v)
+            })
+            .collect();
+        let loaded =
+            crate::parallel::try_map(wanted, crate::parallel::cpu_threads(), |(role, v)| {
+                let path = metadata_path(&role, consistent.then_some(v));
+                read_metadata::<Targets>(storage, &path, &role).map(|m| (role, m))
+            })?;
+        let roles: RoleSet = loaded
+            .into_iter()
+            .filter_map(|(r, m)| m.map(|m| (r, m)))
+            .collect();
+        Ok(Published {
+            root: head.root,
+            timestamp: head.timestamp,
+            snapshot: head.snapshot,
             roles,
         })
     }

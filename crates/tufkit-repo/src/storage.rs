@@ -13,8 +13,35 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{invalid, Error, Result};
 
+/// What one file of a batch write holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// These bytes.
+    Bytes(&'a [u8]),
+    /// The content of a local file that never changes while it exists (a staged target
+    /// file): a storage may hard-link it instead of copying it.
+    File(&'a Path),
+    /// Like `File`, and the caller gives the file up: a storage may move it into place
+    /// (it is then gone from its old path) instead of copying or linking it.
+    Move(&'a Path),
+}
+
+/// One file of [`Storage::put_batch`].
+#[derive(Debug, Clone)]
+pub struct BatchFile<'a> {
+    /// Path inside the published tree.
+    pub path: String,
+    /// Its content.
+    pub content: Content<'a>,
+    /// Replace an existing file ([`Storage::put_replace`]) instead of writing it once
+    /// ([`Storage::put_new`]).
+    pub replace: bool,
+}
+
 /// A destination for the published repository.
-pub trait Storage {
+///
+/// Implementations are shared between threads (files are read and written in parallel).
+pub trait Storage: Send + Sync {
     /// Reads a file; `None` if it does not exist.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>>;
     /// True if a file exists at `path`.
@@ -29,6 +56,28 @@ pub trait Storage {
     /// Like [`Storage::put_new`] with the content of a local file (target files can be
     /// large, so they are streamed).
     fn put_new_from_file(&self, path: &str, source: &Path) -> Result<()>;
+
+    /// Writes a set of files none of which anything published refers to yet (new
+    /// versions, target files): each with the semantics of `put_new` or `put_replace`,
+    /// all of them durable when this returns. The order among them is unspecified. The
+    /// default writes them one by one; [`DirStorage`] writes them all, then makes them
+    /// durable together, which is what makes publishing thousands of files fast.
+    fn put_batch(&self, files: &[BatchFile<'_>]) -> Result<()> {
+        for f in files {
+            match (f.content, f.replace) {
+                (Content::Bytes(b), false) => self.put_new(&f.path, b)?,
+                (Content::Bytes(b), true) => self.put_replace(&f.path, b)?,
+                (Content::File(p) | Content::Move(p), false) => {
+                    self.put_new_from_file(&f.path, p)?
+                }
+                (Content::File(p) | Content::Move(p), true) => {
+                    let data = fs::read(p).map_err(|e| Error::io(p, e))?;
+                    self.put_replace(&f.path, &data)?
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A published tree in a local directory.
@@ -70,7 +119,22 @@ impl DirStorage {
         Ok(self.root.join(path))
     }
 
-    fn stage_then_rename(
+    /// A fresh temporary file name in the staging directory.
+    pub(crate) fn temp_path(&self) -> Result<PathBuf> {
+        fs::create_dir_all(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
+        Ok(self.tmp.join(format!(
+            "{}.{}.tmp",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        )))
+    }
+
+    /// The staging directory.
+    pub(crate) fn tmp_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    pub(crate) fn stage_then_rename(
         &self,
         dest: &Path,
         fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
@@ -108,7 +172,7 @@ impl DirStorage {
 
 static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn same_content(a: &Path, b: &Path) -> std::io::Result<bool> {
+pub(crate) fn same_content(a: &Path, b: &Path) -> std::io::Result<bool> {
     let (ma, mb) = (fs::metadata(a)?, fs::metadata(b)?);
     if ma.len() != mb.len() {
         return Ok(false);
@@ -178,6 +242,10 @@ impl Storage for DirStorage {
         }
         let mut input = fs::File::open(source).map_err(|e| Error::io(source, e))?;
         self.stage_then_rename(&dest, |f| std::io::copy(&mut input, f).map(|_| ()))
+    }
+
+    fn put_batch(&self, files: &[BatchFile<'_>]) -> Result<()> {
+        crate::batch::put_batch(self, files)
     }
 }
 

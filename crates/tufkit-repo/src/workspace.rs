@@ -9,7 +9,7 @@ use crate::drafts::Drafts;
 use crate::error::{invalid, Result};
 use crate::keys::KeyRing;
 use crate::lock::Lock;
-use crate::state::{Published, RoleSet};
+use crate::state::{Head, Published, RoleSet};
 use crate::storage::{DirStorage, Storage};
 
 /// Directory (inside the workspace) where published files are staged before their rename.
@@ -17,6 +17,10 @@ pub const TMP_DIR: &str = ".tufkit-tmp";
 
 /// A callback for progress lines on long operations.
 pub type ProgressFn = Box<dyn Fn(&str) + Send + Sync>;
+
+/// A callback for counted progress: (task, done, total). Called often and from worker
+/// threads; the receiver decides how often to show it.
+pub type CountFn = Box<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 /// An opened repository workspace.
 pub struct Workspace {
@@ -26,6 +30,7 @@ pub struct Workspace {
     drafts: Drafts,
     now: Option<DateTime<Utc>>,
     progress: Option<ProgressFn>,
+    count: Option<CountFn>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -63,6 +68,7 @@ impl Workspace {
             storage: Box::new(storage),
             now: None,
             progress: None,
+            count: None,
         }
     }
 
@@ -79,6 +85,18 @@ impl Workspace {
     /// Sets a callback for progress lines on long operations.
     pub fn set_progress(&mut self, progress: ProgressFn) {
         self.progress = Some(progress);
+    }
+
+    /// Sets a callback for counted progress (hashing files, signing roles, writing files).
+    pub fn set_progress_count(&mut self, count: CountFn) {
+        self.count = Some(count);
+    }
+
+    /// Reports that `done` of `total` items of `task` are finished, if anyone listens.
+    pub fn progress_count(&self, task: &str, done: u64, total: u64) {
+        if let Some(c) = &self.count {
+            c(task, done, total);
+        }
     }
 
     /// Reports a progress line, if anyone listens.
@@ -131,9 +149,14 @@ impl Workspace {
         KeyRing::load(&self.config.key_dirs(&self.dir))
     }
 
-    /// Reads the published state back from storage.
+    /// Reads the published state back from storage, every targets role included.
     pub fn published(&self) -> Result<Published> {
         Published::load(self.storage())
+    }
+
+    /// Reads the published root, timestamp and snapshot (not the targets roles).
+    pub fn head(&self) -> Result<Head> {
+        Head::load(self.storage())
     }
 
     /// Published targets roles with the drafts laid over them.

@@ -17,6 +17,15 @@ fn crash_at_every_step(
     setup: impl Fn(&std::path::Path) -> Workspace,
     action: impl Fn(&Workspace) -> bool,
 ) {
+    crash_at_every_step_retry_at(setup, action, t0())
+}
+
+/// [`crash_at_every_step`] with the retry at `retry_at`.
+fn crash_at_every_step_retry_at(
+    setup: impl Fn(&std::path::Path) -> Workspace,
+    action: impl Fn(&Workspace) -> bool,
+    retry_at: chrono::DateTime<chrono::Utc>,
+) {
     let mut allowed = 0;
     loop {
         let dir = tempfile::tempdir().unwrap();
@@ -26,15 +35,15 @@ fn crash_at_every_step(
         ws.set_storage(Box::new(storage));
         let completed = action(&ws);
         // Back to the real directory: what would a client see now?
-        let ws = open(ws.dir(), t0());
-        assert_verifies(&ws, t0());
+        let ws = open(ws.dir(), retry_at);
+        assert_verifies(&ws, retry_at);
         if completed {
             assert!(timestamp_version(&ws) > old_ts);
             break;
         }
         // Either nothing or the new state became visible; a retry finishes the job.
         assert!(action(&ws), "retry after a crash at write {allowed} failed");
-        assert_verifies(&ws, t0());
+        assert_verifies(&ws, retry_at);
         allowed += 1;
         assert!(allowed < 100, "the action never completed");
     }
@@ -72,6 +81,23 @@ fn publish_interrupted_at_each_step_leaves_a_verifiable_repository() {
     crash_at_every_step(staged_repo, |ws| {
         publish(ws, &PublishOptions::publish()).is_ok()
     });
+}
+
+#[test]
+fn a_publish_interrupted_at_each_step_is_resumed_an_hour_later() {
+    // The retry signs with a later expiry, so its bytes differ from the files the
+    // interrupted run left behind: those are resumed, not refused.
+    crash_at_every_step_retry_at(
+        staged_repo,
+        |ws| match publish(ws, &PublishOptions::publish()) {
+            Ok(_) => true,
+            Err(e) => {
+                eprintln!("publish: {e}");
+                false
+            }
+        },
+        t0() + hour(),
+    );
 }
 
 #[test]

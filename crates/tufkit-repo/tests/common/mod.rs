@@ -110,3 +110,69 @@ impl Storage for CrashingStorage {
         self.inner.put_new_from_file(path, source)
     }
 }
+
+/// A storage that counts the metadata files read through it.
+pub struct CountingStorage {
+    inner: DirStorage,
+    /// Paths read, in order.
+    pub reads: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl CountingStorage {
+    /// Wraps the directory storage of `ws`.
+    pub fn new(ws: &Workspace) -> (CountingStorage, Arc<std::sync::Mutex<Vec<String>>>) {
+        let reads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        (
+            CountingStorage {
+                inner: DirStorage::new(ws.repository_dir(), ws.dir().join(".tufkit-tmp")),
+                reads: reads.clone(),
+            },
+            reads,
+        )
+    }
+}
+
+impl Storage for CountingStorage {
+    fn read(&self, path: &str) -> tufkit_repo::Result<Option<Vec<u8>>> {
+        self.reads.lock().unwrap().push(path.to_string());
+        self.inner.read(path)
+    }
+    fn exists(&self, path: &str) -> tufkit_repo::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn list(&self, dir: &str) -> tufkit_repo::Result<Vec<String>> {
+        self.reads.lock().unwrap().push(format!("{dir}/"));
+        self.inner.list(dir)
+    }
+    fn put_new(&self, path: &str, data: &[u8]) -> tufkit_repo::Result<()> {
+        self.inner.put_new(path, data)
+    }
+    fn put_replace(&self, path: &str, data: &[u8]) -> tufkit_repo::Result<()> {
+        self.inner.put_replace(path, data)
+    }
+    fn put_new_from_file(&self, path: &str, source: &Path) -> tufkit_repo::Result<()> {
+        self.inner.put_new_from_file(path, source)
+    }
+    fn put_batch(&self, files: &[tufkit_repo::BatchFile<'_>]) -> tufkit_repo::Result<()> {
+        self.inner.put_batch(files)
+    }
+}
+
+/// Every file of the published tree with its bytes.
+pub fn published_files(ws: &Workspace) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let root = ws.repository_dir();
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(&root).unwrap().to_str().unwrap().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
