@@ -170,17 +170,22 @@ pub(crate) fn invalid(role: &str, field: &str, reason: impl Into<String>) -> Err
 }
 
 /// Validates hex digests: known algorithms must have the right length, all must be hex,
-/// and the map must not be empty.
-pub(crate) fn validate_hashes(role: &str, field: &str, hashes: &Hashes) -> Result<()> {
+/// and the map must not be empty. `field` names the map; it is only built on error (a
+/// large targets document has one map per target).
+pub(crate) fn validate_hashes(
+    role: &str,
+    field: impl Fn() -> String,
+    hashes: &Hashes,
+) -> Result<()> {
     if hashes.is_empty() {
-        return Err(invalid(role, field, "must list at least one hash"));
+        return Err(invalid(role, &field(), "must list at least one hash"));
     }
     for (alg, value) in hashes {
         // Checked without decoding: a large targets document has a hash per target.
         if value.len() % 2 != 0 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid(
                 role,
-                &format!("{field}.{alg}"),
+                &format!("{}.{alg}", field()),
                 "is not a hex string",
             ));
         }
@@ -188,7 +193,7 @@ pub(crate) fn validate_hashes(role: &str, field: &str, hashes: &Hashes) -> Resul
             if value.len() != 2 * known.output_len() {
                 return Err(invalid(
                     role,
-                    &format!("{field}.{alg}"),
+                    &format!("{}.{alg}", field()),
                     format!(
                         "has {} bytes, a {alg} digest has {}",
                         value.len() / 2,

@@ -45,16 +45,16 @@ impl MetaFile {
         }
     }
 
-    fn validate(&self, role: &str, field: &str) -> Result<()> {
+    fn validate(&self, role: &str, field: impl Fn() -> String) -> Result<()> {
         if self.version == 0 {
             return Err(invalid(
                 role,
-                &format!("{field}.version"),
+                &format!("{}.version", field()),
                 "must be 1 or more",
             ));
         }
         if let Some(h) = &self.hashes {
-            validate_hashes(role, &format!("{field}.hashes"), h)?;
+            validate_hashes(role, || format!("{}.hashes", field()), h)?;
         }
         Ok(())
     }
@@ -124,7 +124,7 @@ impl RoleMetadata for Timestamp {
         if self.meta.len() != 1 {
             return Err(invalid(role, "signed.meta", "must list only snapshot.json"));
         }
-        entry.validate(role, "signed.meta.snapshot.json")
+        entry.validate(role, || "signed.meta.snapshot.json".to_string())
     }
 }
 
@@ -182,7 +182,7 @@ impl RoleMetadata for Snapshot {
     }
     fn validate(&self, role: &str) -> Result<()> {
         for (name, entry) in &self.meta {
-            entry.validate(role, &format!("signed.meta.{name}"))?;
+            entry.validate(role, || format!("signed.meta.{name}"))?;
         }
         Ok(())
     }

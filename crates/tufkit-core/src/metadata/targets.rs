@@ -83,7 +83,11 @@ impl RoleMetadata for Targets {
     }
     fn validate(&self, role: &str) -> Result<()> {
         for (path, file) in &self.targets {
-            validate_hashes(role, &format!("signed.targets.{path}.hashes"), &file.hashes)?;
+            validate_hashes(
+                role,
+                || format!("signed.targets.{path}.hashes"),
+                &file.hashes,
+            )?;
         }
         if let Some(d) = &self.delegations {
             d.validate(role)?;
