@@ -15,7 +15,9 @@ use tufkit_client::{Config, Updater};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [root, metadata_url, targets_url, metadata_dir, target, out] = args.as_slice() else {
-        eprintln!("usage: update ROOT.json METADATA_URL TARGETS_URL METADATA_DIR TARGET_PATH OUT_DIR");
+        eprintln!(
+            "usage: update ROOT.json METADATA_URL TARGETS_URL METADATA_DIR TARGET_PATH OUT_DIR"
+        );
         std::process::exit(2);
     };
 
