@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Map;
 use tufkit_core::crypto::{KeyKind, SigningKey};
 use tufkit_core::metadata::{Metadata, Parsed, TargetFile, Targets};
@@ -61,13 +61,6 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function("parse_validate", |b| {
             b.iter(|| Parsed::<Targets>::from_slice(&bytes, "targets").unwrap())
-        });
-        g.bench_function("parse_validate_from_value", |b| {
-            b.iter_batched(
-                || value.clone(),
-                |v| Parsed::<Targets>::from_value(v, "targets").unwrap(),
-                BatchSize::LargeInput,
-            )
         });
         g.finish();
     }

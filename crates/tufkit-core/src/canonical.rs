@@ -68,7 +68,8 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+/// Appends `s` as a canonical JSON string (only `"` and `\\` escaped).
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();

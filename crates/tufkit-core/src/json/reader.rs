@@ -283,7 +283,7 @@ fn write(node: &Node<'_>, out: &mut Vec<u8>) {
     match node {
         Node::Literal(w) => out.extend_from_slice(w),
         Node::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Node::Str(s) => write_str(s, out),
+        Node::Str(s) => crate::canonical::write_string(s, out),
         Node::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -300,29 +300,13 @@ fn write(node: &Node<'_>, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_str(k, out);
+                crate::canonical::write_string(k, out);
                 out.push(b':');
                 write(v, out);
             }
             out.push(b'}');
         }
     }
-}
-
-fn write_str(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'"' || b == b'\\' {
-            out.extend_from_slice(&bytes[start..i]);
-            out.push(b'\\');
-            out.push(b);
-            start = i + 1;
-        }
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// Parses a whole JSON document (UTF-8, no trailing data, integers only, unique keys).

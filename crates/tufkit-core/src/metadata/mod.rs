@@ -250,43 +250,6 @@ impl<T: RoleMetadata> Parsed<T> {
         })
     }
 
-    /// Like [`Parsed::from_slice`], from an already parsed JSON value.
-    pub fn from_value(value: Value, role: &str) -> Result<Parsed<T>> {
-        let signed = match &value {
-            Value::Object(map) => map
-                .get("signed")
-                .ok_or_else(|| invalid(role, "signed", "is missing"))?,
-            _ => {
-                return Err(Error::Json {
-                    role: role.into(),
-                    reason: "top level is not an object".into(),
-                })
-            }
-        };
-        if let Some(t) = signed.get("_type") {
-            if let Some(t) = t.as_str() {
-                if t != T::TYPE {
-                    return Err(Error::WrongType {
-                        role: role.into(),
-                        expected: T::TYPE.into(),
-                        found: t.into(),
-                    });
-                }
-            }
-        }
-        let canonical_signed = crate::canonical::to_canonical(signed)?;
-        let metadata: Metadata<T> = serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            invalid(role, &path, e.into_inner().to_string())
-        })?;
-        validate_common(&metadata.signed, role)?;
-        metadata.signed.validate(role)?;
-        Ok(Parsed {
-            metadata,
-            canonical_signed,
-        })
-    }
-
     /// The canonical JSON bytes of `signed` as received.
     pub fn canonical_signed(&self) -> &[u8] {
         &self.canonical_signed
