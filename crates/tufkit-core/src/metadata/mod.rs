@@ -113,6 +113,26 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Metadata<T> {
     }
 }
 
+/// The accessors every role struct implements the same way (fields `_type`,
+/// `spec_version`, `version`, `expires`).
+macro_rules! common_accessors {
+    () => {
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn expires(&self) -> DateTime<Utc> {
+            self.expires
+        }
+        fn spec_version(&self) -> &str {
+            &self.spec_version
+        }
+        fn type_field(&self) -> &str {
+            &self.type_
+        }
+    };
+}
+pub(crate) use common_accessors;
+
 /// Behaviour shared by the four kinds of role metadata.
 pub trait RoleMetadata: Serialize + DeserializeOwned {
     /// The `_type` value for this kind.

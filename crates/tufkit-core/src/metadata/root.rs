@@ -93,18 +93,7 @@ impl Root {
 
 impl RoleMetadata for Root {
     const TYPE: &'static str = "root";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> DateTime<Utc> {
-        self.expires
-    }
-    fn spec_version(&self) -> &str {
-        &self.spec_version
-    }
-    fn type_field(&self) -> &str {
-        &self.type_
-    }
+    super::common_accessors!();
     fn validate(&self, role: &str) -> Result<()> {
         for name in TOP_LEVEL_ROLES {
             let keys = self

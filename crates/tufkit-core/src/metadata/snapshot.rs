@@ -104,18 +104,7 @@ deserialize_keeping_unknown!(Timestamp, "timestamp metadata",
 
 impl RoleMetadata for Timestamp {
     const TYPE: &'static str = "timestamp";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> DateTime<Utc> {
-        self.expires
-    }
-    fn spec_version(&self) -> &str {
-        &self.spec_version
-    }
-    fn type_field(&self) -> &str {
-        &self.type_
-    }
+    super::common_accessors!();
     fn validate(&self, role: &str) -> Result<()> {
         let entry = self
             .meta
@@ -168,18 +157,7 @@ deserialize_keeping_unknown!(Snapshot, "snapshot metadata",
 
 impl RoleMetadata for Snapshot {
     const TYPE: &'static str = "snapshot";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> DateTime<Utc> {
-        self.expires
-    }
-    fn spec_version(&self) -> &str {
-        &self.spec_version
-    }
-    fn type_field(&self) -> &str {
-        &self.type_
-    }
+    super::common_accessors!();
     fn validate(&self, role: &str) -> Result<()> {
         for (name, entry) in &self.meta {
             entry.validate(role, || format!("signed.meta.{name}"))?;

@@ -69,18 +69,7 @@ deserialize_keeping_unknown!(Targets, "targets metadata",
 
 impl RoleMetadata for Targets {
     const TYPE: &'static str = "targets";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> DateTime<Utc> {
-        self.expires
-    }
-    fn spec_version(&self) -> &str {
-        &self.spec_version
-    }
-    fn type_field(&self) -> &str {
-        &self.type_
-    }
+    super::common_accessors!();
     fn validate(&self, role: &str) -> Result<()> {
         for (path, file) in &self.targets {
             validate_hashes(
