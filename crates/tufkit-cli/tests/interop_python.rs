@@ -8,22 +8,12 @@
 mod repo_support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use repo_support::Scenario;
 use tufkit_core::crypto::hash::sha256_hex;
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TUFKIT_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(
-        venv.exists(),
-        "python-tuf is needed: run scripts/python-env.sh (creates .venv) or set TUFKIT_PYTHON"
-    );
-    venv
-}
+use tufkit_testkit::python::python;
 
 /// Fetches every expected target with ngclient, using `state` as its metadata dir.
 fn ngclient_fetch(s: &Scenario, url: &str, state: &Path) -> BTreeMap<String, String> {

@@ -6,6 +6,7 @@
 
 pub mod drive;
 pub mod keys;
+pub mod python;
 pub mod repo;
 pub mod server;
 

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
@@ -23,51 +22,9 @@ pub const SPEC_VERSION: &str = "1.0.31";
 /// Reference time of the tufkit-written vectors (the same as gen_vectors.py's).
 const REFERENCE_TIME: &str = "2030-06-01T00:00:00Z";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The interpreter with python-tuf: `$TUFKIT_PYTHON`, else `.venv/bin/python`.
-fn python() -> PathBuf {
-    let python = std::env::var_os("TUFKIT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    // A bare command name (e.g. TUFKIT_PYTHON=python3) is looked up in PATH.
-    let bare = python.components().count() == 1;
-    assert!(
-        bare || python.exists(),
-        "the python-tuf interop tests need {}: run scripts/python-env.sh from the repository \
-         root (it creates .venv with python-tuf), or set TUFKIT_PYTHON to a Python that has \
-         the packages of tests/interop/requirements.txt",
-        python.display()
-    );
-    python
-}
-
 /// Runs `tests/interop/python/SCRIPT DIR`; panics with its output unless it succeeds.
 pub fn run_script(script: &str, dir: &Path) -> String {
-    let path = repo_root().join("tests/interop/python").join(script);
-    let out = Command::new(python())
-        .arg(&path)
-        .arg(dir)
-        .env("PYTHONIOENCODING", "utf-8")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e} (run scripts/python-env.sh)",
-                path.display()
-            )
-        });
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{script} {} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        dir.display(),
-        out.status
-    );
-    stdout
+    tufkit_testkit::python::run_python_script(script, &[dir])
 }
 
 /// `manifest.json` as gen_vectors.py documents it.
