@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tufkit_repo::edit::{add_targets, delegate, AddTarget, Delegation, DelegationScope};
+use tufkit_repo::edit::{add_targets, AddTarget};
 use tufkit_repo::keys::{generate, write_private_key, KeyType};
 use tufkit_repo::publish::{publish, PublishOptions};
 use tufkit_repo::rootops::publish_root;
@@ -51,20 +51,7 @@ fn crash_at_every_step_retry_at(
 
 fn staged_repo(dir: &std::path::Path) -> Workspace {
     let ws = new_repo(dir, t0());
-    let (alice, pem) = generate(KeyType::Ed25519).unwrap();
-    write_private_key(&ws.dir().join("keys/alice.pem"), &pem).unwrap();
-    delegate(
-        &ws,
-        &Delegation {
-            from: "targets".into(),
-            to: "alice".into(),
-            keys: vec![(alice.key_id().clone(), alice.public_key().clone())],
-            threshold: 1,
-            scope: DelegationScope::Paths(vec!["alice/*".into()]),
-            terminating: false,
-        },
-    )
-    .unwrap();
+    delegate_to_alice(&ws, false);
     let items: Vec<AddTarget> = ["alice/one.bin", "two.bin"]
         .iter()
         .map(|p| AddTarget {

@@ -49,20 +49,7 @@ fn init_publishes_version_one_of_every_role_and_verifies() {
 fn publish_bumps_only_changed_roles() {
     let dir = tempfile::tempdir().unwrap();
     let ws = new_repo(dir.path(), t0());
-    let (alice, pem) = generate(KeyType::Ed25519).unwrap();
-    write_private_key(&ws.dir().join("keys/alice.pem"), &pem).unwrap();
-    delegate(
-        &ws,
-        &Delegation {
-            from: "targets".into(),
-            to: "alice".into(),
-            keys: vec![(alice.key_id().clone(), alice.public_key().clone())],
-            threshold: 1,
-            scope: DelegationScope::Paths(vec!["alice/*".into()]),
-            terminating: true,
-        },
-    )
-    .unwrap();
+    delegate_to_alice(&ws, true);
     publish(&ws, &PublishOptions::publish()).unwrap();
     let before = ws.published().unwrap();
     assert_eq!(before.role_version("targets"), 2);

@@ -121,26 +121,12 @@ fn a_staged_root_lacking_the_old_threshold_is_refused() {
 
 #[test]
 fn revoking_a_delegated_key_rotates_online_keys_and_drops_the_key() {
-    use tufkit_repo::edit::{delegate, Delegation, DelegationScope};
     use tufkit_repo::publish::{publish, PublishOptions};
     let dir = tempfile::tempdir().unwrap();
     let ws = new_repo(dir.path(), t0());
-    let (alice, pem) = generate(KeyType::Ed25519).unwrap();
-    write_private_key(&ws.dir().join("keys/alice.pem"), &pem).unwrap();
     let (alice2, pem2) = generate(KeyType::Ed25519).unwrap();
     write_private_key(&ws.dir().join("keys/alice2.pem"), &pem2).unwrap();
-    delegate(
-        &ws,
-        &Delegation {
-            from: "targets".into(),
-            to: "alice".into(),
-            keys: vec![(alice.key_id().clone(), alice.public_key().clone())],
-            threshold: 1,
-            scope: DelegationScope::Paths(vec!["alice/*".into()]),
-            terminating: false,
-        },
-    )
-    .unwrap();
+    let alice = delegate_to_alice(&ws, false);
     publish(&ws, &PublishOptions::publish()).unwrap();
     let before = ws.published().unwrap().root.signed;
 

@@ -23,6 +23,28 @@ pub fn new_repo(dir: &Path, now: DateTime<Utc>) -> Workspace {
     open(&path, now)
 }
 
+/// Generates alice's key into `keys/alice.pem` and stages a delegation of `alice/*` from
+/// targets to it (threshold 1). Returns the key.
+pub fn delegate_to_alice(ws: &Workspace, terminating: bool) -> tufkit_core::crypto::SigningKey {
+    use tufkit_repo::edit::{delegate, Delegation, DelegationScope};
+    use tufkit_repo::keys::{generate, write_private_key, KeyType};
+    let (alice, pem) = generate(KeyType::Ed25519).unwrap();
+    write_private_key(&ws.dir().join("keys/alice.pem"), &pem).unwrap();
+    delegate(
+        ws,
+        &Delegation {
+            from: "targets".into(),
+            to: "alice".into(),
+            keys: vec![(alice.key_id().clone(), alice.public_key().clone())],
+            threshold: 1,
+            scope: DelegationScope::Paths(vec!["alice/*".into()]),
+            terminating,
+        },
+    )
+    .unwrap();
+    alice
+}
+
 /// Opens a workspace with a fixed clock.
 pub fn open(path: &Path, now: DateTime<Utc>) -> Workspace {
     let mut ws = Workspace::open(path).unwrap();
