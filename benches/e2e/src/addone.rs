@@ -178,10 +178,10 @@ mod tests {
             .update_timestamp(&read(&dirs, "timestamp.json"))
             .unwrap();
         trusted
-            .update_snapshot(&read(&dirs, "2.snapshot.json"))
+            .update_snapshot(read(&dirs, "2.snapshot.json"))
             .unwrap();
         trusted
-            .update_targets(&read(&dirs, "1.targets.json"))
+            .update_targets(read(&dirs, "1.targets.json"))
             .unwrap();
         let mut search = TargetSearch::new("new/new-1.0.tar.gz", 32);
         loop {
@@ -191,6 +191,7 @@ mod tests {
                         .snapshot()
                         .unwrap()
                         .role_meta(&role)
+                        .unwrap()
                         .unwrap()
                         .version;
                     let bytes = read(&dirs, &role_file_name(&role, Some(v)));

@@ -109,17 +109,28 @@ impl TargetSearch {
             if role != "targets" {
                 self.remaining = self.remaining.saturating_sub(1);
             }
-            // 5.6.7.1: the role lists the target.
-            if let Some(target) = targets.targets.get(&self.path) {
-                return SearchStep::Found {
-                    target: target.clone(),
-                    role,
-                };
+            // 5.6.7.1: the role lists the target. Its entry is built and validated now; a
+            // malformed entry fails the role like any other invalid metadata.
+            match targets.target(&self.path) {
+                Ok(Some(target)) => return SearchStep::Found { target, role },
+                Ok(None) => {}
+                Err(e) => {
+                    self.failures.push((role, e));
+                    continue;
+                }
             }
             // 5.6.7.2: descend into delegations whose paths match, in priority order.
-            if let Some(delegations) = &targets.delegations {
+            if let Some(delegations) = targets.delegations() {
+                let matching = match delegations.roles_for_target(&self.path) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        // A malformed delegation on the path fails this role's branch.
+                        self.failures.push((role, e));
+                        continue;
+                    }
+                };
                 let mut children = Vec::new();
-                for (child, terminating) in delegations.roles_for_target(&self.path) {
+                for (child, terminating) in matching {
                     children.push((child, role.clone()));
                     if terminating {
                         // 5.6.7.2.1.4: a terminating role ends the search after its subtree.

@@ -17,4 +17,4 @@ pub mod trust;
 
 pub use delegation::{SearchStep, TargetSearch, DEFAULT_MAX_DELEGATIONS};
 pub use error::{Error, Result};
-pub use trust::{TimestampUpdate, TrustedSet};
+pub use trust::{MetadataBytes, TimestampUpdate, TrustedSet};

@@ -64,10 +64,9 @@ fn walk(repo: &str, reference: &str, target: &str) -> Result<(TrustedSet, Vec<u8
     let ts = read(&meta.join("timestamp.json")).unwrap();
     assert_eq!(trusted.update_timestamp(&ts)?, TimestampUpdate::Updated);
     let snap_version = trusted.timestamp().unwrap().snapshot_meta().version;
-    trusted.update_snapshot(&read(&meta.join(format!("{snap_version}.snapshot.json"))).unwrap())?;
+    trusted.update_snapshot(read(&meta.join(format!("{snap_version}.snapshot.json"))).unwrap())?;
     let targets_version = trusted.snapshot_meta_for("targets")?.version;
-    trusted
-        .update_targets(&read(&meta.join(format!("{targets_version}.targets.json"))).unwrap())?;
+    trusted.update_targets(read(&meta.join(format!("{targets_version}.targets.json"))).unwrap())?;
 
     let (info, role) = match search(&mut trusted, &meta, target) {
         (SearchStep::Found { target, role }, _) => (target, role),
@@ -96,7 +95,7 @@ fn sigstore_production_repository_verifies() {
     .unwrap();
     assert_eq!(trusted.root().version, 12);
     assert_eq!(trusted.timestamp().unwrap().version, 272);
-    assert_eq!(trusted.snapshot().unwrap().version, 159);
+    assert_eq!(trusted.snapshot().unwrap().version(), 159);
     assert_eq!(role, "targets");
     assert!(content.starts_with(b"{"));
 }

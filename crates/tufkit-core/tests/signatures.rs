@@ -193,7 +193,7 @@ fn ed25519_ecdsa_and_rsa_keys_verify_side_by_side() {
         set.root().keys[&sim.keys("targets")[0].key_id().clone()].keytype,
         "rsa"
     );
-    assert_eq!(set.targets().unwrap().version, 2);
+    assert_eq!(set.targets().unwrap().version(), 2);
 }
 
 #[test]

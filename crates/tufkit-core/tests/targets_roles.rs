@@ -17,7 +17,7 @@ fn up_to_snapshot(sim: &RepoSim) -> TrustedSet {
     set.update_timestamp(&sim.file("metadata/timestamp.json").unwrap())
         .unwrap();
     let v = set.timestamp().unwrap().snapshot_meta().version;
-    set.update_snapshot(&sim.file(&sim.metadata_path("snapshot", v)).unwrap())
+    set.update_snapshot(sim.file(&sim.metadata_path("snapshot", v)).unwrap())
         .unwrap();
     set
 }
@@ -162,11 +162,11 @@ fn targets_must_come_after_snapshot_and_from_root() {
     let sim = with_role_a();
     let mut set = TrustedSet::new(&sim.bytes("root"), t0()).unwrap();
     set.update_timestamp(&sim.bytes("timestamp")).unwrap();
-    let err = set.update_targets(&sim.bytes("targets")).unwrap_err();
+    let err = set.update_targets(sim.bytes("targets")).unwrap_err();
     assert!(matches!(err, Error::OutOfOrder { .. }), "{err}");
     let mut set = up_to_snapshot(&sim);
     let err = set
-        .update_delegated_targets(&sim.bytes("targets"), "targets", "role-a")
+        .update_delegated_targets(sim.bytes("targets"), "targets", "role-a")
         .unwrap_err();
     assert!(matches!(err, Error::NotDelegated { .. }), "{err}");
 }
@@ -214,8 +214,9 @@ fn delegated_role_below_its_threshold_is_rejected() {
     assert!(set
         .targets_role("role-a")
         .unwrap()
-        .targets
-        .contains_key("a.txt"));
+        .target("a.txt")
+        .unwrap()
+        .is_some());
     assert_eq!(set.delegator_of("role-a"), Some("targets"));
 }
 

@@ -252,7 +252,7 @@ fn snapshot_with_wrong_length_or_hash_is_rejected() {
     let mut set = trusted(&sim);
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     let err = set
-        .update_snapshot(&served_snapshot(&set, &sim))
+        .update_snapshot(served_snapshot(&set, &sim))
         .unwrap_err();
     assert!(matches!(err, Error::LengthMismatch { .. }), "{err}");
 
@@ -261,7 +261,7 @@ fn snapshot_with_wrong_length_or_hash_is_rejected() {
     let mut set = trusted(&sim);
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     let err = set
-        .update_snapshot(&served_snapshot(&set, &sim))
+        .update_snapshot(served_snapshot(&set, &sim))
         .unwrap_err();
     assert!(matches!(err, Error::HashMismatch { .. }), "{err}");
 }
@@ -275,7 +275,7 @@ fn snapshot_version_other_than_timestamp_meta_is_rejected() {
     let mut set = trusted(&sim);
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     let err = set
-        .update_snapshot(&served_snapshot(&set, &sim))
+        .update_snapshot(served_snapshot(&set, &sim))
         .unwrap_err();
     assert!(
         matches!(
@@ -303,7 +303,7 @@ fn targets_version_rollback_in_snapshot_is_rejected() {
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     set.load_local_snapshot(&local_snap).unwrap();
     let err = set
-        .update_snapshot(&served_snapshot(&set, &sim))
+        .update_snapshot(served_snapshot(&set, &sim))
         .unwrap_err();
     assert!(
         matches!(err, Error::Rollback { ref role, trusted: 2, found: 1 } if role == "targets"),
@@ -324,7 +324,7 @@ fn role_disappearing_from_snapshot_is_rejected() {
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     set.load_local_snapshot(&local_snap).unwrap();
     let err = set
-        .update_snapshot(&served_snapshot(&set, &sim))
+        .update_snapshot(served_snapshot(&set, &sim))
         .unwrap_err();
     assert!(
         matches!(err, Error::RoleDisappeared { ref role } if role == "role-a"),
@@ -341,7 +341,7 @@ fn expired_snapshot_is_rejected() {
     let mut set = trusted(&sim);
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     let err = set
-        .update_snapshot(&served_snapshot(&set, &sim))
+        .update_snapshot(served_snapshot(&set, &sim))
         .unwrap_err();
     assert!(
         matches!(err, Error::Expired { ref role, .. } if role == "snapshot"),
@@ -357,7 +357,7 @@ fn snapshot_signed_by_the_timestamp_key_is_rejected() {
     let mut set = trusted(&sim);
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     let err = set
-        .update_snapshot(&served_snapshot(&set, &sim))
+        .update_snapshot(served_snapshot(&set, &sim))
         .unwrap_err();
     assert!(
         matches!(err, Error::ThresholdNotMet { ref role, .. } if role == "snapshot"),
@@ -369,10 +369,10 @@ fn snapshot_signed_by_the_timestamp_key_is_rejected() {
 fn snapshot_before_timestamp_and_timestamp_after_snapshot_are_refused() {
     let sim = RepoSim::new(t0());
     let mut set = trusted(&sim);
-    let err = set.update_snapshot(&sim.bytes("snapshot")).unwrap_err();
+    let err = set.update_snapshot(sim.bytes("snapshot")).unwrap_err();
     assert!(matches!(err, Error::OutOfOrder { .. }), "{err}");
     set.update_timestamp(&sim.bytes("timestamp")).unwrap();
-    set.update_snapshot(&sim.bytes("snapshot")).unwrap();
+    set.update_snapshot(sim.bytes("snapshot")).unwrap();
     let err = set.update_timestamp(&sim.bytes("timestamp")).unwrap_err();
     assert!(matches!(err, Error::OutOfOrder { .. }), "{err}");
 }
@@ -389,15 +389,15 @@ fn local_snapshot_is_reused_only_when_version_and_hashes_match() {
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     set.load_local_snapshot(&current).unwrap();
     assert!(set.local_snapshot_is_current());
-    set.update_targets(&sim.bytes("targets")).unwrap();
+    set.update_targets(sim.bytes("targets")).unwrap();
 
     // An older version: must be downloaded.
     let mut set = trusted(&sim);
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
-    set.load_local_snapshot(&sim.bytes_at("snapshot", 1).unwrap())
+    set.load_local_snapshot(sim.bytes_at("snapshot", 1).unwrap())
         .unwrap();
     assert!(!set.local_snapshot_is_current());
-    assert!(set.update_targets(&sim.bytes("targets")).is_err());
+    assert!(set.update_targets(sim.bytes("targets")).is_err());
     set.update_snapshot(&current).unwrap();
     assert!(set.local_snapshot_is_current());
 
@@ -408,7 +408,7 @@ fn local_snapshot_is_reused_only_when_version_and_hashes_match() {
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
     set.load_local_snapshot(&compact).unwrap();
     assert!(!set.local_snapshot_is_current());
-    let err = set.update_targets(&sim.bytes("targets")).unwrap_err();
+    let err = set.update_targets(sim.bytes("targets")).unwrap_err();
     assert!(matches!(err, Error::HashMismatch { .. }), "{err}");
 }
 
@@ -419,6 +419,6 @@ fn expired_local_snapshot_is_not_current() {
     sim.publish();
     let mut set = trusted(&sim);
     set.update_timestamp(&served_timestamp(&sim)).unwrap();
-    set.load_local_snapshot(&sim.bytes("snapshot")).unwrap();
+    set.load_local_snapshot(sim.bytes("snapshot")).unwrap();
     assert!(!set.local_snapshot_is_current());
 }

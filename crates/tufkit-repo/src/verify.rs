@@ -165,15 +165,18 @@ pub fn verify_with(
         };
         match trusted.update_delegated_targets(&bytes, &role, &delegator) {
             Ok(t) => {
-                report.roles.push((role.clone(), t.version));
+                report.roles.push((role.clone(), t.version()));
+                // A client builds only the entries it looks up; a repository check builds
+                // them all so a malformed entry is reported now.
+                if let Err(e) = t.to_metadata() {
+                    fail(&mut report, format!("{path}: {e}"));
+                }
                 loaded.insert(role.clone());
-                if let Some(d) = &t.delegations {
-                    if let Some(list) = &d.roles {
-                        for r in list {
-                            queue.push_back((r.name.clone(), role.clone()));
-                        }
+                if let Some(d) = t.delegations() {
+                    for name in d.role_names() {
+                        queue.push_back((name.to_string(), role.clone()));
                     }
-                    if let Some(s) = &d.succinct_roles {
+                    if let Some(s) = d.succinct_roles() {
                         for i in 0..s.bin_count() {
                             queue.push_back((s.bin_name(i), role.clone()));
                         }
@@ -184,7 +187,7 @@ pub fn verify_with(
         }
     }
     if let Some(snapshot) = trusted.snapshot() {
-        for name in snapshot.meta.keys() {
+        for name in snapshot.keys() {
             let role = name.trim_end_matches(".json");
             if !loaded.contains(role) {
                 report.warnings.push(format!(
@@ -197,7 +200,7 @@ pub fn verify_with(
     let mut targets: Vec<(String, String)> = Vec::new();
     for role in &loaded {
         if let Some(t) = trusted.targets_role(role) {
-            targets.extend(t.targets.keys().map(|p| (p.clone(), role.clone())));
+            targets.extend(t.keys().map(|p| (p.to_string(), role.clone())));
         }
     }
     let total = targets.len();

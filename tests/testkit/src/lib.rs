@@ -11,5 +11,5 @@ pub mod repo;
 pub mod server;
 
 pub use keys::{default_reference_time, generate_key, sign_metadata, sign_value};
-pub use repo::{delegated_role, RepoSim, SharedFiles};
+pub use repo::{delegated_role, JsonLayout, RepoSim, SharedFiles};
 pub use server::{Misbehaviour, Server};

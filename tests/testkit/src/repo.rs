@@ -57,6 +57,18 @@ mod attacks;
 mod files;
 mod signing;
 
+/// How [`RepoSim`] writes metadata files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonLayout {
+    /// Pretty-printed with sorted keys, like python-tuf and tufkit publish.
+    Pretty,
+    /// The canonical bytes themselves (no whitespace), as some generators write.
+    Canonical,
+    /// Valid JSON far from canonical: keys in reverse order, escaped non-ASCII and `/`,
+    /// `-0` for zero, spaces around separators.
+    Reordered,
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
@@ -110,6 +122,7 @@ pub struct RepoSim {
     snapshot_overrides: BTreeMap<String, Option<MetaFile>>,
     timestamp_override: Option<MetaFile>,
     meta_hashes: bool,
+    layout: JsonLayout,
     frozen: bool,
     files: SharedFiles,
 }
@@ -198,6 +211,7 @@ impl RepoSim {
             snapshot_overrides: BTreeMap::new(),
             timestamp_override: None,
             meta_hashes: false,
+            layout: JsonLayout::Pretty,
             frozen: false,
             files: SharedFiles::default(),
         };
@@ -331,6 +345,17 @@ impl RepoSim {
     /// (off by default, like python-tuf's simulator). Applies from the next publish.
     pub fn set_meta_hashes(&mut self, on: bool) {
         self.meta_hashes = on;
+    }
+
+    /// How metadata files are written from now on (signatures are unaffected: they always
+    /// cover the canonical form).
+    pub fn set_layout(&mut self, layout: JsonLayout) {
+        self.layout = layout;
+    }
+
+    /// How metadata files are written.
+    pub fn layout(&self) -> JsonLayout {
+        self.layout
     }
 
     /// Sets `expires` of any role (applied at its next publish).

@@ -37,7 +37,7 @@ fn new_repository_publishes_version_1_of_everything_consistently() {
         assert_eq!(sim.last_version(role), Some(1));
     }
     let set = refresh(&sim, t0()).unwrap();
-    assert_eq!(set.targets().unwrap().version, 1);
+    assert_eq!(set.targets().unwrap().version(), 1);
 }
 
 #[test]

@@ -118,7 +118,7 @@ impl Updater {
     async fn update_snapshot(&self, trusted: &mut TrustedSet) -> Result<()> {
         if let Some(local) = self.store.read("snapshot")? {
             // Even a stale local snapshot is the baseline for 5.5.5 rollback checks.
-            if trusted.load_local_snapshot(&local).is_ok() && trusted.local_snapshot_is_current() {
+            if trusted.load_local_snapshot(local).is_ok() && trusted.local_snapshot_is_current() {
                 return Ok(());
             }
         }
@@ -137,10 +137,10 @@ impl Updater {
         let bytes = self
             .fetch_listed("snapshot", &url, meta.length, self.config.max_snapshot_size)
             .await?;
-        trusted
-            .update_snapshot(&bytes)
+        let snapshot = trusted
+            .update_snapshot(bytes)
             .map_err(|e| Error::metadata("snapshot", Some(&url), e))?;
-        self.store.write("snapshot", &bytes)?;
+        self.store.write("snapshot", snapshot.bytes())?;
         Ok(())
     }
 
@@ -156,11 +156,10 @@ impl Updater {
     ) -> Result<()> {
         let meta = trusted
             .snapshot_meta_for(role)
-            .map_err(|e| Error::metadata(role, None, e))?
-            .clone();
+            .map_err(|e| Error::metadata(role, None, e))?;
         if let Some(local) = self.store.read(role)? {
             if trusted
-                .update_delegated_targets(&local, role, delegator)
+                .update_delegated_targets(local, role, delegator)
                 .is_ok()
             {
                 return Ok(());
@@ -171,10 +170,10 @@ impl Updater {
         let bytes = self
             .fetch_listed(role, &url, meta.length, self.config.max_targets_size)
             .await?;
-        trusted
-            .update_delegated_targets(&bytes, role, delegator)
+        let doc = trusted
+            .update_delegated_targets(bytes, role, delegator)
             .map_err(|e| Error::metadata(role, Some(&url), e))?;
-        self.store.write(role, &bytes)?;
+        self.store.write(role, doc.bytes())?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! keeps is never trusted.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use crate::error::Error;
 
@@ -50,20 +51,123 @@ impl<'a> Node<'a> {
     }
 }
 
+/// How the bytes of the `signed` value relate to its canonical form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedForm {
+    /// The bytes are canonical as received: signatures cover exactly this span.
+    Canonical,
+    /// Keys are in canonical order; only whitespace, escapes or `-0` differ, so a lexical
+    /// pass over the span gives the canonical bytes.
+    Compactable,
+    /// Some object has its keys out of canonical order: the canonical bytes need a tree.
+    Unsorted,
+}
+
+/// One entry of an indexed object (see [`parse_document`]): where its key and value are
+/// in the document. The value was checked to be well-formed JSON but not built.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    /// The key's bytes between its quotes, as received.
+    pub key: Range<usize>,
+    /// The decoded key when the received key has escapes.
+    pub decoded: Option<Box<str>>,
+    /// The value's bytes.
+    pub value: Range<usize>,
+}
+
+impl RawEntry {
+    /// The decoded key.
+    pub fn key_str<'t>(&'t self, text: &'t str) -> &'t str {
+        match &self.decoded {
+            Some(k) => k,
+            None => text.get(self.key.clone()).unwrap_or(""),
+        }
+    }
+}
+
+/// A parsed metadata document: the tree, where `signed` is, and the optional index.
+#[derive(Debug)]
+pub struct Document<'a> {
+    /// The value tree (an indexed object appears in it as an empty object).
+    pub root: Node<'a>,
+    /// The byte span of the top-level `signed` value and its relation to canonical form.
+    pub signed: Option<(Range<usize>, SignedForm)>,
+    /// The entries of the indexed object `signed.<field>`, sorted by decoded key.
+    pub index: Option<Vec<RawEntry>>,
+    /// The elements of `signed.delegations.roles` in order, when indexed; `key` is the
+    /// element's `name` (an empty range and no decoded name when it has none).
+    pub roles: Option<Vec<RawEntry>>,
+}
+
+/// Where a captured string value is: its raw range and, when escaped, its decoded form.
+type Captured = (Range<usize>, Option<Box<str>>);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Top,
+    Signed,
+    Delegations,
+    Plain,
+}
+
+/// What [`parse_document`] indexes instead of building.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IndexSpec {
+    /// An object field of `signed` whose entries become [`Document::index`].
+    pub map: Option<&'static str>,
+    /// Index the array `signed.delegations.roles` into [`Document::roles`], each element
+    /// keyed by its `name`.
+    pub delegated_roles: bool,
+}
+
 struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Non-canonical spellings seen so far (whitespace, escapes, `-0`).
+    dirty: usize,
+    /// Objects seen so far whose keys were not in canonical order.
+    unsorted: usize,
+    spec: IndexSpec,
+    index: Option<Vec<RawEntry>>,
+    roles: Option<Vec<RawEntry>>,
+    signed: Option<(Range<usize>, SignedForm)>,
 }
 
 fn err(msg: impl Into<String>) -> Error {
     Error::Canonical(msg.into())
 }
 
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], spec: IndexSpec) -> Result<Reader<'a>, Error> {
+        let text = std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8: {e}")))?;
+        Ok(Reader {
+            text,
+            bytes,
+            pos: 0,
+            dirty: 0,
+            unsorted: 0,
+            spec,
+            index: None,
+            roles: None,
+            signed: None,
+        })
+    }
+
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+        let start = self.pos;
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if !is_ws(b) {
+                break;
+            }
             self.pos += 1;
+        }
+        if self.pos != start {
+            self.dirty += 1;
         }
     }
 
@@ -71,22 +175,189 @@ impl<'a> Reader<'a> {
         Err(err(format!("invalid JSON at byte {}: {what}", self.pos)))
     }
 
-    fn value(&mut self, depth: usize) -> Result<Node<'a>, Error> {
+    fn value(&mut self, depth: usize, ctx: Ctx) -> Result<Node<'a>, Error> {
         if depth > MAX_DEPTH {
             return self.fail("nested too deeply");
         }
         self.skip_ws();
         match self.bytes.get(self.pos) {
-            Some(b'{') => self.object(depth),
+            Some(b'{') => self.object(depth, ctx),
             Some(b'[') => self.array(depth),
             Some(b'"') => Ok(Node::Str(self.string()?)),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Node::Integer),
             Some(_) => self.fail("unexpected character"),
             None => self.fail("unexpected end of input"),
         }
+    }
+
+    /// Checks a value without building it (the entries of an indexed object).
+    fn skip_value(&mut self, depth: usize) -> Result<(), Error> {
+        if depth > MAX_DEPTH {
+            return self.fail("nested too deeply");
+        }
+        self.skip_ws();
+        match self.bytes.get(self.pos) {
+            Some(b'{') => self.skip_object(depth, None).map(drop),
+            Some(b'[') => {
+                self.pos += 1;
+                self.skip_ws();
+                if self.bytes.get(self.pos) == Some(&b']') {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    self.skip_ws();
+                    match self.bytes.get(self.pos) {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        _ => return self.fail("expected ',' or ']'"),
+                    }
+                }
+            }
+            Some(b'"') => self.string().map(drop),
+            Some(b't') => self.literal(b"true").map(drop),
+            Some(b'f') => self.literal(b"false").map(drop),
+            Some(b'n') => self.literal(b"null").map(drop),
+            Some(b'-' | b'0'..=b'9') => self.number().map(drop),
+            Some(_) => self.fail("unexpected character"),
+            None => self.fail("unexpected end of input"),
+        }
+    }
+
+    /// Skips an object, checking its keys are unique. Keys in canonical order need no
+    /// memory; otherwise the keys are collected once more and compared. With `capture`,
+    /// returns where the string value of that key is (and its decoded form if escaped).
+    fn skip_object(
+        &mut self,
+        depth: usize,
+        capture: Option<&str>,
+    ) -> Result<Option<Captured>, Error> {
+        let start = self.pos;
+        self.pos += 1;
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+            return Ok(None);
+        }
+        let mut prev: Option<Cow<'a, str>> = None;
+        let mut sorted = true;
+        let mut captured = None;
+        loop {
+            let key = self.key()?;
+            let wanted = capture == Some(key.as_ref()) && self.bytes.get(self.pos) == Some(&b'"');
+            if sorted {
+                if let Some(p) = &prev {
+                    if p.as_bytes() >= key.as_bytes() {
+                        sorted = false;
+                    }
+                }
+                prev = Some(key);
+            }
+            if wanted {
+                let value_start = self.pos + 1;
+                let value = self.string()?;
+                let range = value_start..self.pos - 1;
+                captured = Some(match value {
+                    Cow::Borrowed(_) => (range, None),
+                    Cow::Owned(v) => (range, Some(v.into_boxed_str())),
+                });
+            } else {
+                self.skip_value(depth + 1)?;
+            }
+            self.skip_ws();
+            match self.bytes.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return self.fail("expected ',' or '}'"),
+            }
+        }
+        if !sorted {
+            self.unsorted += 1;
+            let end = self.pos;
+            self.pos = start + 1;
+            let mut keys = Vec::new();
+            loop {
+                keys.push(self.key()?);
+                self.skip_value(depth + 1)?;
+                self.skip_ws();
+                if self.bytes.get(self.pos) == Some(&b'}') {
+                    break;
+                }
+                self.pos += 1;
+            }
+            self.pos = end;
+            keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
+                return Err(err(format!("object has the key {:?} twice", w[0])));
+            }
+        }
+        Ok(captured)
+    }
+
+    /// Reads the array `signed.delegations.roles` into [`RawEntry`]s in order, each keyed
+    /// by the element's `name`; elements are checked but not built.
+    fn index_roles(&mut self, depth: usize) -> Result<Vec<RawEntry>, Error> {
+        if depth > MAX_DEPTH {
+            return self.fail("nested too deeply");
+        }
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Ok(items);
+        }
+        loop {
+            self.skip_ws();
+            let start = self.pos;
+            let name = if self.bytes.get(self.pos) == Some(&b'{') {
+                self.skip_object(depth + 1, Some("name"))?
+            } else {
+                self.skip_value(depth + 1)?;
+                None
+            };
+            let (key, decoded) = name.unwrap_or((0..0, None));
+            items.push(RawEntry {
+                key,
+                decoded,
+                value: start..self.pos,
+            });
+            self.skip_ws();
+            match self.bytes.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(items);
+                }
+                _ => return self.fail("expected ',' or ']'"),
+            }
+        }
+    }
+
+    /// Reads `"key":` and leaves the position at the value (whitespace skipped).
+    fn key(&mut self) -> Result<Cow<'a, str>, Error> {
+        self.skip_ws();
+        if self.bytes.get(self.pos) != Some(&b'"') {
+            return self.fail("expected a string key");
+        }
+        let key = self.string()?;
+        self.skip_ws();
+        if self.bytes.get(self.pos) != Some(&b':') {
+            return self.fail("expected ':'");
+        }
+        self.pos += 1;
+        self.skip_ws();
+        Ok(key)
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<Node<'a>, Error> {
@@ -98,7 +369,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn number(&mut self) -> Result<Node<'a>, Error> {
+    fn number(&mut self) -> Result<i128, Error> {
         let start = self.pos;
         if self.bytes[self.pos] == b'-' {
             self.pos += 1;
@@ -116,23 +387,33 @@ impl<'a> Reader<'a> {
                 "canonical JSON allows integers only, found a fraction or exponent",
             ));
         }
-        let v: i128 = self.text[start..self.pos]
-            .parse()
-            .map_err(|_| err("integer out of range"))?;
+        if n > 20 {
+            return Err(err("integer out of range"));
+        }
+        let mut v: i128 = 0;
+        for &d in &self.bytes[digits..self.pos] {
+            v = v * 10 + i128::from(d - b'0');
+        }
+        if digits != start {
+            if v == 0 {
+                self.dirty += 1; // `-0` is written `0`
+            }
+            v = -v;
+        }
         if v > u64::MAX as i128 || v < i64::MIN as i128 {
             return Err(err("integer out of range"));
         }
-        Ok(Node::Integer(v))
+        Ok(v)
     }
 
     fn hex4(&mut self) -> Result<u32, Error> {
         let Some(h) = self.text.get(self.pos..self.pos + 4) else {
             return self.fail("truncated \\u escape");
         };
-        let v = u32::from_str_radix(h, 16).or_else(|_| self.fail("bad \\u escape"))?;
         if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
             return self.fail("bad \\u escape");
         }
+        let v = u32::from_str_radix(h, 16).or_else(|_| self.fail("bad \\u escape"))?;
         self.pos += 4;
         Ok(v)
     }
@@ -141,17 +422,20 @@ impl<'a> Reader<'a> {
         self.pos += 1; // opening quote
         let start = self.pos;
         // Fast path: no escapes.
-        loop {
-            match self.bytes.get(self.pos) {
-                Some(b'"') => {
-                    let s = &self.text[start..self.pos];
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(&b) if b < 0x20 => return self.fail("control character in string"),
-                Some(_) => self.pos += 1,
-                None => return self.fail("unterminated string"),
+        let stop = find_string_stop(self.bytes, start);
+        match stop.map(|i| (i, self.bytes[i])) {
+            Some((i, b'"')) => {
+                self.pos = i + 1;
+                return Ok(Cow::Borrowed(&self.text[start..i]));
+            }
+            Some((i, b'\\')) => self.pos = i,
+            Some((i, _)) => {
+                self.pos = i;
+                return self.fail("control character in string");
+            }
+            None => {
+                self.pos = self.bytes.len();
+                return self.fail("unterminated string");
             }
         }
         let mut out = String::from(&self.text[start..self.pos]);
@@ -167,6 +451,10 @@ impl<'a> Reader<'a> {
                         return self.fail("unterminated escape");
                     };
                     self.pos += 1;
+                    if e != b'"' && e != b'\\' {
+                        // Canonical JSON escapes only `"` and `\`.
+                        self.dirty += 1;
+                    }
                     match e {
                         b'"' => out.push('"'),
                         b'\\' => out.push('\\'),
@@ -227,7 +515,7 @@ impl<'a> Reader<'a> {
             return Ok(Node::Array(items));
         }
         loop {
-            items.push(self.value(depth + 1)?);
+            items.push(self.value(depth + 1, Ctx::Plain)?);
             self.skip_ws();
             match self.bytes.get(self.pos) {
                 Some(b',') => self.pos += 1,
@@ -240,26 +528,56 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Node<'a>, Error> {
+    fn object(&mut self, depth: usize, ctx: Ctx) -> Result<Node<'a>, Error> {
         self.pos += 1;
-        let mut entries = Vec::new();
+        let mut entries: Vec<(Cow<'a, str>, Node<'a>)> = Vec::new();
         self.skip_ws();
         if self.bytes.get(self.pos) == Some(&b'}') {
             self.pos += 1;
             return Ok(Node::Object(entries));
         }
+        let mut sorted = true;
         loop {
-            self.skip_ws();
-            if self.bytes.get(self.pos) != Some(&b'"') {
-                return self.fail("expected a string key");
+            let key = self.key()?;
+            if let Some((prev, _)) = entries.last() {
+                if prev.as_bytes() >= key.as_bytes() {
+                    sorted = false;
+                }
             }
-            let key = self.string()?;
-            self.skip_ws();
-            if self.bytes.get(self.pos) != Some(&b':') {
-                return self.fail("expected ':'");
-            }
-            self.pos += 1;
-            let value = self.value(depth + 1)?;
+            let value = if ctx == Ctx::Top && key == "signed" {
+                let (start, dirty, unsorted) = (self.pos, self.dirty, self.unsorted);
+                let value = self.value(depth + 1, Ctx::Signed)?;
+                let form = if self.unsorted != unsorted {
+                    SignedForm::Unsorted
+                } else if self.dirty != dirty {
+                    SignedForm::Compactable
+                } else {
+                    SignedForm::Canonical
+                };
+                self.signed = Some((start..self.pos, form));
+                value
+            } else if ctx == Ctx::Signed
+                && self.spec.map == Some(key.as_ref())
+                && self.bytes.get(self.pos) == Some(&b'{')
+                && self.index.is_none()
+            {
+                let index = self.index_object(depth + 1)?;
+                self.index = Some(index);
+                Node::Object(Vec::new())
+            } else if ctx == Ctx::Signed && key == "delegations" {
+                self.value(depth + 1, Ctx::Delegations)?
+            } else if ctx == Ctx::Delegations
+                && self.spec.delegated_roles
+                && key == "roles"
+                && self.bytes.get(self.pos) == Some(&b'[')
+                && self.roles.is_none()
+            {
+                let roles = self.index_roles(depth + 1)?;
+                self.roles = Some(roles);
+                Node::Array(Vec::new())
+            } else {
+                self.value(depth + 1, Ctx::Plain)?
+            };
             entries.push((key, value));
             self.skip_ws();
             match self.bytes.get(self.pos) {
@@ -271,11 +589,181 @@ impl<'a> Reader<'a> {
                 _ => return self.fail("expected ',' or '}'"),
             }
         }
-        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(err(format!("object has the key {:?} twice", w[0].0)));
+        if !sorted {
+            self.unsorted += 1;
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(err(format!("object has the key {:?} twice", w[0].0)));
+            }
         }
         Ok(Node::Object(entries))
+    }
+
+    /// Reads an object into [`RawEntry`]s: keys kept as spans, values checked but not built.
+    fn index_object(&mut self, depth: usize) -> Result<Vec<RawEntry>, Error> {
+        if depth > MAX_DEPTH {
+            return self.fail("nested too deeply");
+        }
+        self.pos += 1;
+        let mut entries: Vec<RawEntry> = Vec::new();
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+            return Ok(entries);
+        }
+        let mut sorted = true;
+        loop {
+            self.skip_ws();
+            let key_start = self.pos + 1;
+            let key = self.key()?;
+            let key_end = self.text[..self.pos]
+                .rfind('"')
+                .unwrap_or(key_start)
+                .max(key_start);
+            if let Some(prev) = entries.last() {
+                if prev.key_str(self.text).as_bytes() >= key.as_bytes() {
+                    sorted = false;
+                }
+            }
+            let decoded = match key {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(k) => Some(k.into_boxed_str()),
+            };
+            let value_start = self.pos;
+            self.skip_value(depth + 1)?;
+            entries.push(RawEntry {
+                key: key_start..key_end,
+                decoded,
+                value: value_start..self.pos,
+            });
+            self.skip_ws();
+            match self.bytes.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return self.fail("expected ',' or '}'"),
+            }
+        }
+        if !sorted {
+            self.unsorted += 1;
+            let text = self.text;
+            entries.sort_unstable_by(|a, b| {
+                a.key_str(text).as_bytes().cmp(b.key_str(text).as_bytes())
+            });
+            if let Some(w) = entries
+                .windows(2)
+                .find(|w| w[0].key_str(text) == w[1].key_str(text))
+            {
+                return Err(err(format!(
+                    "object has the key {:?} twice",
+                    w[0].key_str(text)
+                )));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Writes the canonical form of the well-formed span `range`, whose object keys are
+    /// already in canonical order: whitespace dropped, strings and integers re-encoded.
+    fn write_compact(&mut self, range: Range<usize>, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.pos = range.start;
+        while self.pos < range.end {
+            let b = self.bytes[self.pos];
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' => self.pos += 1,
+                b'{' | b'}' | b'[' | b']' | b',' | b':' => {
+                    out.push(b);
+                    self.pos += 1;
+                }
+                b'"' => {
+                    let s = self.string()?;
+                    crate::canonical::write_string(&s, out);
+                }
+                b'-' | b'0'..=b'9' => {
+                    let v = self.number()?;
+                    out.extend_from_slice(v.to_string().as_bytes());
+                }
+                b't' => out.extend_from_slice(self.literal_bytes(b"true")?),
+                b'f' => out.extend_from_slice(self.literal_bytes(b"false")?),
+                b'n' => out.extend_from_slice(self.literal_bytes(b"null")?),
+                _ => return self.fail("unexpected character"),
+            }
+        }
+        Ok(())
+    }
+
+    fn literal_bytes(&mut self, word: &'static [u8]) -> Result<&'static [u8], Error> {
+        self.literal(word).map(|_| word)
+    }
+}
+
+/// The first position at or after `from` holding `"`, `\\` or a control character: eight
+/// bytes at a time, then byte by byte in the chunk that has one.
+fn find_string_stop(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    fn has_zero(x: u64) -> bool {
+        x.wrapping_sub(ONES) & !x & HIGH != 0
+    }
+    let rest = bytes.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A byte below 0x20, or equal to `"` or `\\` (equal: the XOR makes it zero).
+        let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+        if below
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+            || has_zero(x ^ (ONES * u64::from(b'\\')))
+        {
+            break;
+        }
+        offset += 8;
+    }
+    rest[offset..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| from + offset + i)
+}
+
+/// Reads the object in `range` of `bytes` (a well-formed object, e.g. an entry
+/// [`parse_document`] indexed) and builds only the values of the keys in `wanted`, in that
+/// order; other values are skipped without being built.
+pub fn object_fields<'a, const N: usize>(
+    bytes: &'a [u8],
+    range: Range<usize>,
+    wanted: [&str; N],
+) -> Result<[Option<Node<'a>>; N], Error> {
+    let Some(slice) = bytes.get(range) else {
+        return Err(err("object_fields: range outside the document"));
+    };
+    let mut reader = Reader::new(slice, IndexSpec::default())?;
+    let mut out: [Option<Node<'a>>; N] = std::array::from_fn(|_| None);
+    reader.skip_ws();
+    if reader.bytes.get(reader.pos) != Some(&b'{') {
+        return reader.fail("expected an object");
+    }
+    reader.pos += 1;
+    reader.skip_ws();
+    if reader.bytes.get(reader.pos) == Some(&b'}') {
+        return Ok(out);
+    }
+    loop {
+        let key = reader.key()?;
+        match wanted.iter().position(|w| *w == key) {
+            Some(i) => out[i] = Some(reader.value(1, Ctx::Plain)?),
+            None => reader.skip_value(1)?,
+        }
+        reader.skip_ws();
+        match reader.bytes.get(reader.pos) {
+            Some(b',') => reader.pos += 1,
+            Some(b'}') => return Ok(out),
+            _ => return reader.fail("expected ',' or '}'"),
+        }
     }
 }
 
@@ -311,18 +799,53 @@ fn write(node: &Node<'_>, out: &mut Vec<u8>) {
 
 /// Parses a whole JSON document (UTF-8, no trailing data, integers only, unique keys).
 pub fn parse(bytes: &[u8]) -> Result<Node<'_>, Error> {
-    let text = std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8: {e}")))?;
-    let mut reader = Reader {
-        text,
-        bytes,
-        pos: 0,
-    };
-    let root = reader.value(0)?;
+    parse_document(bytes, IndexSpec::default()).map(|d| d.root)
+}
+
+/// Parses a metadata document, noting where the top-level `signed` value is and whether
+/// its bytes are canonical as received. What `spec` names is not built: its entries are
+/// checked and returned as spans in [`Document::index`] (a targets role's `targets`, a
+/// snapshot's `meta`) and [`Document::roles`] (`delegations.roles`).
+pub fn parse_document(bytes: &[u8], spec: IndexSpec) -> Result<Document<'_>, Error> {
+    let mut reader = Reader::new(bytes, spec)?;
+    let root = reader.value(0, Ctx::Top)?;
     reader.skip_ws();
     if reader.pos != bytes.len() {
         return reader.fail("trailing characters after the document");
     }
-    Ok(root)
+    Ok(Document {
+        root,
+        signed: reader.signed,
+        index: reader.index,
+        roles: reader.roles,
+    })
+}
+
+/// The canonical bytes of the `signed` value of `doc`, which `parse_document` read from
+/// `bytes`: the received span itself when it is canonical, else re-encoded.
+pub fn canonical_signed<'b>(bytes: &'b [u8], doc: &Document<'_>) -> Result<Cow<'b, [u8]>, Error> {
+    let Some((range, form)) = doc.signed.clone() else {
+        return Err(err("the document has no signed value"));
+    };
+    match form {
+        SignedForm::Canonical => Ok(Cow::Borrowed(&bytes[range])),
+        SignedForm::Compactable => {
+            let mut out = Vec::with_capacity(range.len());
+            Reader::new(bytes, IndexSpec::default())?.write_compact(range, &mut out)?;
+            Ok(Cow::Owned(out))
+        }
+        SignedForm::Unsorted => {
+            // Keys out of order somewhere: sort them through a full tree (rare; python-tuf
+            // and tufkit write sorted keys).
+            let tree = parse(bytes)?;
+            let signed = tree
+                .get("signed")
+                .ok_or_else(|| err("the document has no signed value"))?;
+            let mut out = Vec::with_capacity(range.len());
+            signed.write_canonical(&mut out);
+            Ok(Cow::Owned(out))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -376,5 +899,174 @@ mod tests {
         assert!(parse(&[b'"', 0xff, b'"']).is_err());
         let deep = format!("{{\"signed\": {}{}}}", "[".repeat(200), "]".repeat(200));
         assert!(via_node(&deep).is_err());
+    }
+
+    fn form(doc: &str) -> SignedForm {
+        parse_document(doc.as_bytes(), IndexSpec::default())
+            .unwrap()
+            .signed
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn tells_how_far_the_signed_bytes_are_from_canonical() {
+        assert_eq!(
+            form(r#"{"signed":{"a":[1,"x"],"b":{}}, "signatures": []}"#),
+            SignedForm::Canonical
+        );
+        assert_eq!(form(r#"{"signed":{"a":"q\"b\\"}}"#), SignedForm::Canonical);
+        assert_eq!(form(r#"{"signed":{"a": 1}}"#), SignedForm::Compactable);
+        assert_eq!(
+            form(r#"{"signed":{"a":"\u00e9"}}"#),
+            SignedForm::Compactable
+        );
+        assert_eq!(form(r#"{"signed":{"a":"\/"}}"#), SignedForm::Compactable);
+        assert_eq!(form(r#"{"signed":{"a":-0}}"#), SignedForm::Compactable);
+        assert_eq!(form(r#"{"signed":{"b":1,"a":2}}"#), SignedForm::Unsorted);
+        assert_eq!(
+            form(r#"{"signed":{"a":[{"d":1,"c":2}]}}"#),
+            SignedForm::Unsorted
+        );
+        // Whitespace around `signed` is outside its span.
+        assert_eq!(
+            form("{ \"signed\" :\n {\"a\":1} \n}"),
+            SignedForm::Canonical
+        );
+    }
+
+    #[test]
+    fn canonical_bytes_are_the_same_from_every_form() {
+        for doc in [
+            r#"{"signed":{"a":[1,-2,{"b":null,"c":true}],"d":"\u00e9\n\/"}}"#,
+            "{\"signed\": {\n  \"z\": [ 0 , -3 ],\n  \"a\": \"caf\u{e9}\" }, \"signatures\": []}",
+            r#"{"signatures":[],"signed":{"k":{"y":1,"x":{"q":"\"","p":"\\"}}}}"#,
+        ] {
+            for map in [None, Some("k"), Some("z")] {
+                let spec = IndexSpec {
+                    map,
+                    delegated_roles: true,
+                };
+                let d = parse_document(doc.as_bytes(), spec).unwrap();
+                let got = canonical_signed(doc.as_bytes(), &d).unwrap();
+                assert_eq!(got.as_ref(), via_value(doc).as_slice(), "{doc} {map:?}");
+            }
+        }
+        // serde_json reads `-0` as a float; as an integer it is `0` (as in python-tuf).
+        let doc = br#"{"signed": {"a": -0}}"#;
+        let d = parse_document(doc, IndexSpec::default()).unwrap();
+        assert_eq!(canonical_signed(doc, &d).unwrap().as_ref(), br#"{"a":0}"#);
+    }
+
+    fn map_spec() -> IndexSpec {
+        IndexSpec {
+            map: Some("m"),
+            delegated_roles: false,
+        }
+    }
+
+    fn index(doc: &str) -> Result<Vec<(String, String)>, Error> {
+        let d = parse_document(doc.as_bytes(), map_spec())?;
+        let entries = d.index.ok_or_else(|| err("no index"))?;
+        Ok(entries
+            .iter()
+            .map(|e| (e.key_str(doc).to_string(), doc[e.value.clone()].to_string()))
+            .collect())
+    }
+
+    #[test]
+    fn indexes_an_object_without_building_it() {
+        let got =
+            index(r#"{"signed":{"m":{"b":{"x":[1,2]},"a\u00e9":"s","c":-0},"n":1}}"#).unwrap();
+        let want = [("a\u{e9}", "\"s\""), ("b", "{\"x\":[1,2]}"), ("c", "-0")];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        // The indexed object is empty in the tree; other fields are built.
+        let d = parse_document(br#"{"signed":{"m":{"a":1},"n":1}}"#, map_spec()).unwrap();
+        let signed = d.root.get("signed").unwrap();
+        assert!(matches!(signed.get("m"), Some(Node::Object(e)) if e.is_empty()));
+        assert!(matches!(signed.get("n"), Some(Node::Integer(1))));
+        // Only `signed.m` is indexed, not an `m` elsewhere.
+        let d =
+            parse_document(br#"{"m":{"a":1},"signed":{"x":{"m":{"b":2}}}}"#, map_spec()).unwrap();
+        assert!(d.index.is_none());
+    }
+
+    #[test]
+    fn indexed_entries_are_checked_like_the_rest() {
+        for doc in [
+            r#"{"signed":{"m":{"a":1,"a":2}}}"#,
+            r#"{"signed":{"m":{"a":1,"\u0061":2}}}"#,
+            r#"{"signed":{"m":{"a":{"x":1,"x":2}}}}"#,
+            r#"{"signed":{"m":{"a":{"y":1,"x":2,"y":3}}}}"#,
+            r#"{"signed":{"m":{"a":[{"k":1,"k":1}]}}}"#,
+            r#"{"signed":{"m":{"a":1.5}}}"#,
+            r#"{"signed":{"m":{"a":"\ud800"}}}"#,
+            r#"{"signed":{"m":{"a":tru}}}"#,
+            r#"{"signed":{"m":{"a":[1,]}}}"#,
+            r#"{"signed":{"m":{"a":{"b":}}}}"#,
+            r#"{"signed":{"m":{"a":1}"#,
+        ] {
+            assert!(index(doc).is_err(), "{doc}");
+        }
+        let deep = format!(
+            r#"{{"signed":{{"m":{{"a":{}{}}}}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(index(&deep).is_err());
+        // Unsorted but unique keys in a skipped value are fine.
+        assert!(index(r#"{"signed":{"m":{"a":{"y":1,"x":2}}}}"#).is_ok());
+    }
+
+    #[test]
+    fn string_stop_search_agrees_with_a_byte_by_byte_search() {
+        let naive = |b: &[u8], from: usize| {
+            b[from..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .map(|i| from + i)
+        };
+        let alphabet = [
+            b'a', b'"', b'\\', 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x80, 0xff, 0x00, b'~',
+        ];
+        let mut seed = 0x2545_f491_u32;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        // Mostly plain bytes, so stops land at every offset of a chunk.
+                        if seed % 7 == 0 {
+                            alphabet[(seed >> 8) as usize % alphabet.len()]
+                        } else {
+                            b'a' + (seed >> 8) as u8 % 26
+                        }
+                    })
+                    .collect();
+                for from in 0..=len {
+                    assert_eq!(
+                        find_string_stop(&bytes, from),
+                        naive(&bytes, from),
+                        "{bytes:?} {from}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn object_fields_builds_only_what_is_asked() {
+        let doc = br#"{"b": [1, {"x": 2}], "a": "s", "c": {"d": true}}"#;
+        let [c, a, z] = object_fields(doc, 0..doc.len(), ["c", "a", "z"]).unwrap();
+        assert!(matches!(c, Some(Node::Object(ref e)) if e.len() == 1));
+        assert_eq!(a.as_ref().and_then(|n| n.as_str()), Some("s"));
+        assert!(z.is_none());
+        assert!(object_fields(b"[1]", 0..3, ["a"]).is_err());
     }
 }

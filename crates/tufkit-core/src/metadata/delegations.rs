@@ -10,6 +10,7 @@ use super::{invalid, TOP_LEVEL_ROLES};
 use crate::crypto::hash::HashAlgorithm;
 use crate::crypto::{Key, KeyId, RoleKeysRef};
 use crate::error::Result;
+use crate::json::Node;
 
 /// The `delegations` object of a targets role.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,7 +91,76 @@ deserialize_keeping_unknown!(SuccinctRoles, "succinct_roles",
     optional {}
 );
 
+/// A delegated role name must be non-empty and not a top-level role's name.
+pub(crate) fn check_role_name(role: &str, field: &str, name: &str) -> Result<()> {
+    if name.is_empty() || TOP_LEVEL_ROLES.contains(&name) {
+        return Err(invalid(
+            role,
+            field,
+            format!("{name:?} cannot be a delegated role name"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a delegated role is trusted for a target (5.6.7.2.1.3), from the `paths` and
+/// `path_hash_prefixes` values of its JSON, without building the role; `path_digest` is
+/// the hex SHA-256 of the path. Gives the same answer as [`DelegatedRole::matches`] for
+/// every well-formed role.
+pub(crate) fn node_matches(
+    paths: Option<&Node<'_>>,
+    path_hash_prefixes: Option<&Node<'_>>,
+    target_path: &str,
+    path_digest: &str,
+) -> bool {
+    if let Some(Node::Array(patterns)) = paths {
+        return patterns
+            .iter()
+            .any(|p| p.as_str().is_some_and(|p| path_matches(p, target_path)));
+    }
+    if let Some(Node::Array(prefixes)) = path_hash_prefixes {
+        return prefixes
+            .iter()
+            .any(|p| p.as_str().is_some_and(|p| path_digest.starts_with(p)));
+    }
+    false
+}
+
 impl DelegatedRole {
+    /// Checks this entry of `delegations.roles`; `field` is its JSON path for errors.
+    pub(crate) fn validate(&self, role: &str, field: &str) -> Result<()> {
+        check_role_name(role, &format!("{field}.name"), &self.name)?;
+        if self.threshold == 0 {
+            return Err(invalid(
+                role,
+                &format!("{field}.threshold"),
+                "must be 1 or more",
+            ));
+        }
+        check_unique_keyids(role, &format!("{field}.keyids"), &self.keyids)?;
+        match (&self.paths, &self.path_hash_prefixes) {
+            (Some(_), Some(_)) => Err(invalid(
+                role,
+                field,
+                "has both paths and path_hash_prefixes",
+            )),
+            (None, None) => Err(invalid(role, field, "needs paths or path_hash_prefixes")),
+            (None, Some(prefixes)) => {
+                for p in prefixes {
+                    if !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(invalid(
+                            role,
+                            &format!("{field}.path_hash_prefixes"),
+                            format!("{p:?} is not a hex prefix"),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// True if this role is trusted for `target_path` (spec 5.6.7.2.1.3).
     pub fn matches(&self, target_path: &str) -> bool {
         self.matches_with_digest(
@@ -101,7 +171,7 @@ impl DelegatedRole {
 
     /// [`DelegatedRole::matches`] with the hex SHA-256 of the path computed by the caller
     /// (once per search step, not once per role: hashed-bin repositories list thousands).
-    fn matches_with_digest(&self, target_path: &str, path_digest: &str) -> bool {
+    pub(crate) fn matches_with_digest(&self, target_path: &str, path_digest: &str) -> bool {
         if let Some(patterns) = &self.paths {
             return patterns.iter().any(|p| path_matches(p, target_path));
         }
@@ -236,45 +306,7 @@ impl Delegations {
                         format!("role name {:?} is delegated twice", r.name),
                     ));
                 }
-                if r.name.is_empty() || TOP_LEVEL_ROLES.contains(&r.name.as_str()) {
-                    return Err(invalid(
-                        role,
-                        &field,
-                        format!("{:?} cannot be a delegated role name", r.name),
-                    ));
-                }
-                if r.threshold == 0 {
-                    return Err(invalid(
-                        role,
-                        &format!("{field}.threshold"),
-                        "must be 1 or more",
-                    ));
-                }
-                check_unique_keyids(role, &format!("{field}.keyids"), &r.keyids)?;
-                match (&r.paths, &r.path_hash_prefixes) {
-                    (Some(_), Some(_)) => {
-                        return Err(invalid(
-                            role,
-                            &field,
-                            "has both paths and path_hash_prefixes",
-                        ))
-                    }
-                    (None, None) => {
-                        return Err(invalid(role, &field, "needs paths or path_hash_prefixes"))
-                    }
-                    (None, Some(prefixes)) => {
-                        for p in prefixes {
-                            if !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-                                return Err(invalid(
-                                    role,
-                                    &format!("{field}.path_hash_prefixes"),
-                                    format!("{p:?} is not a hex prefix"),
-                                ));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                r.validate(role, &field)?;
             }
         }
         if let Some(s) = &self.succinct_roles {

@@ -8,6 +8,7 @@
 mod de;
 mod delegations;
 mod expires;
+mod lazy;
 mod root;
 mod snapshot;
 mod targets;
@@ -20,6 +21,7 @@ use serde_json::{Map, Value};
 
 pub use delegations::{DelegatedRole, Delegations, SuccinctRoles};
 pub use expires::{format_expires, parse_expires};
+pub use lazy::{DelegationsView, IndexedRole, Lazy, LazySnapshot, LazyTargets};
 pub use root::{RoleKeys, Root, TOP_LEVEL_ROLES};
 pub use snapshot::{MetaFile, Snapshot, Timestamp};
 pub use targets::{TargetFile, Targets};
@@ -226,6 +228,55 @@ pub(crate) fn validate_hashes(
     Ok(())
 }
 
+fn json_error(role: &str, e: Error) -> Error {
+    Error::Json {
+        role: role.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// Checks `signed` exists and, when `_type` is a string, that it names `T`'s kind.
+fn check_type<T: RoleMetadata>(root: &crate::json::Node<'_>, role: &str) -> Result<()> {
+    let signed = root
+        .get("signed")
+        .ok_or_else(|| invalid(role, "signed", "is missing"))?;
+    if let Some(t) = signed.get("_type").and_then(|t| t.as_str()) {
+        if t != T::TYPE {
+            return Err(Error::WrongType {
+                role: role.into(),
+                expected: T::TYPE.into(),
+                found: t.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Builds a typed value from a parsed node. On failure the node is read again with path
+/// tracking, so the error names the field (`prefix` is prepended to that path); tracking
+/// costs too much to do on every successful parse of a large document.
+pub(crate) fn from_node<'de, V: serde::Deserialize<'de>>(
+    node: &crate::json::Node<'de>,
+    role: &str,
+    prefix: &str,
+) -> Result<V> {
+    match V::deserialize(node) {
+        Ok(v) => Ok(v),
+        Err(plain) => {
+            let (path, reason) = match serde_path_to_error::deserialize::<_, V>(node) {
+                Err(e) => (e.path().to_string(), e.into_inner().to_string()),
+                Ok(_) => (String::new(), plain.to_string()),
+            };
+            let field = match (prefix.is_empty(), path.as_str()) {
+                (true, _) => path.clone(),
+                (false, "" | ".") => prefix.to_string(),
+                (false, p) => format!("{prefix}.{p}"),
+            };
+            Err(invalid(role, &field, reason))
+        }
+    }
+}
+
 /// Metadata parsed from bytes, with the canonical bytes its signatures cover.
 #[derive(Debug, Clone)]
 pub struct Parsed<T> {
@@ -240,28 +291,13 @@ impl<T: RoleMetadata> Parsed<T> {
     /// The bytes are parsed once; the canonical form of `signed` is taken from the value as
     /// received, so unknown fields and any `expires` spelling are covered exactly.
     pub fn from_slice(bytes: &[u8], role: &str) -> Result<Parsed<T>> {
-        let tree = crate::json::parse(bytes).map_err(|e| Error::Json {
-            role: role.into(),
-            reason: e.to_string(),
-        })?;
-        let signed = tree
-            .get("signed")
-            .ok_or_else(|| invalid(role, "signed", "is missing"))?;
-        if let Some(t) = signed.get("_type").and_then(|t| t.as_str()) {
-            if t != T::TYPE {
-                return Err(Error::WrongType {
-                    role: role.into(),
-                    expected: T::TYPE.into(),
-                    found: t.into(),
-                });
-            }
-        }
-        let mut canonical_signed = Vec::with_capacity(bytes.len());
-        signed.write_canonical(&mut canonical_signed);
-        let metadata: Metadata<T> = serde_path_to_error::deserialize(&tree).map_err(|e| {
-            let path = e.path().to_string();
-            invalid(role, &path, e.into_inner().to_string())
-        })?;
+        let doc = crate::json::parse_document(bytes, crate::json::IndexSpec::default())
+            .map_err(|e| json_error(role, e))?;
+        check_type::<T>(&doc.root, role)?;
+        let canonical_signed = crate::json::canonical_signed(bytes, &doc)
+            .map_err(|e| json_error(role, e))?
+            .into_owned();
+        let metadata: Metadata<T> = from_node(&doc.root, role, "")?;
         validate_common(&metadata.signed, role)?;
         metadata.signed.validate(role)?;
         Ok(Parsed {

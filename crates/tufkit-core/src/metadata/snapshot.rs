@@ -45,7 +45,7 @@ impl MetaFile {
         }
     }
 
-    fn validate(&self, role: &str, field: impl Fn() -> String) -> Result<()> {
+    pub(crate) fn validate(&self, role: &str, field: impl Fn() -> String) -> Result<()> {
         if self.version == 0 {
             return Err(invalid(
                 role,

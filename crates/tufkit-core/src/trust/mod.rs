@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use crate::crypto::hash::check_length_and_hashes;
 use crate::crypto::{verify_threshold, Key, KeyId, RoleKeysRef};
 use crate::error::{Error, Result};
-use crate::metadata::{MetaFile, Parsed, RoleMetadata, Root, Snapshot, Targets, Timestamp};
+use crate::metadata::{
+    LazySnapshot, LazyTargets, MetaFile, Parsed, RoleMetadata, Root, Signature, Timestamp,
+};
 
 #[cfg(test)]
 mod tests;
@@ -31,8 +33,39 @@ pub enum TimestampUpdate {
     Unchanged,
 }
 
+/// Metadata bytes handed to the trusted set: a `Vec<u8>` is moved in (large documents
+/// are kept without a copy), borrowed bytes are copied.
+pub trait MetadataBytes {
+    /// The bytes, owned.
+    fn into_bytes(self) -> Vec<u8>;
+}
+
+impl MetadataBytes for Vec<u8> {
+    fn into_bytes(self) -> Vec<u8> {
+        self
+    }
+}
+
+impl MetadataBytes for &Vec<u8> {
+    fn into_bytes(self) -> Vec<u8> {
+        self.clone()
+    }
+}
+
+impl MetadataBytes for &[u8] {
+    fn into_bytes(self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> MetadataBytes for &[u8; N] {
+    fn into_bytes(self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
 struct LoadedRole {
-    parsed: Parsed<Targets>,
+    doc: LazyTargets,
     delegator: String,
 }
 
@@ -48,10 +81,10 @@ pub struct TrustedSet {
     /// Root at construction, for fast-forward recovery (5.3.11).
     initial_root: Root,
     timestamp: Option<Parsed<Timestamp>>,
-    snapshot: Option<Parsed<Snapshot>>,
+    snapshot: Option<LazySnapshot>,
     /// Set while the trusted snapshot is a local copy not yet confirmed by a new download.
     local_snapshot: Option<LocalSnapshot>,
-    targets: Option<Parsed<Targets>>,
+    targets: Option<LazyTargets>,
     delegated: HashMap<String, LoadedRole>,
 }
 
@@ -66,32 +99,49 @@ impl std::fmt::Debug for TrustedSet {
             )
             .field(
                 "snapshot_version",
-                &self.snapshot.as_ref().map(|t| t.signed().version),
+                &self.snapshot.as_ref().map(|t| t.version()),
             )
             .field(
                 "targets_version",
-                &self.targets.as_ref().map(|t| t.signed().version),
+                &self.targets.as_ref().map(|t| t.version()),
             )
             .field("delegated", &self.delegated.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
-fn check_signed<T: RoleMetadata>(
+/// Metadata whose signatures can be checked: canonical `signed` bytes and signatures.
+trait Signed {
+    fn message(&self) -> &[u8];
+    fn signatures(&self) -> &[Signature];
+}
+
+impl<T: RoleMetadata> Signed for Parsed<T> {
+    fn message(&self) -> &[u8] {
+        self.canonical_signed()
+    }
+    fn signatures(&self) -> &[Signature] {
+        &self.metadata.signatures
+    }
+}
+
+impl<T: crate::metadata::IndexedRole> Signed for crate::metadata::Lazy<T> {
+    fn message(&self) -> &[u8] {
+        self.canonical_signed()
+    }
+    fn signatures(&self) -> &[Signature] {
+        crate::metadata::Lazy::signatures(self)
+    }
+}
+
+fn check_signed(
     role: &str,
-    parsed: &Parsed<T>,
+    doc: &impl Signed,
     keys: &BTreeMap<KeyId, Key>,
     role_keys: RoleKeysRef<'_>,
     by: &str,
 ) -> Result<()> {
-    verify_threshold(
-        role,
-        parsed.canonical_signed(),
-        &parsed.metadata.signatures,
-        keys,
-        role_keys,
-        by,
-    )
+    verify_threshold(role, doc.message(), doc.signatures(), keys, role_keys, by)
 }
 
 fn top_role_keys<'a>(root: &'a Root, role: &str) -> Result<RoleKeysRef<'a>> {
@@ -159,21 +209,21 @@ impl TrustedSet {
     }
 
     /// The trusted snapshot, if loaded.
-    pub fn snapshot(&self) -> Option<&Snapshot> {
-        self.snapshot.as_ref().map(|p| p.signed())
+    pub fn snapshot(&self) -> Option<&LazySnapshot> {
+        self.snapshot.as_ref()
     }
 
     /// The trusted top-level targets, if loaded.
-    pub fn targets(&self) -> Option<&Targets> {
-        self.targets.as_ref().map(|p| p.signed())
+    pub fn targets(&self) -> Option<&LazyTargets> {
+        self.targets.as_ref()
     }
 
     /// A trusted targets role by name (`targets` or a delegated role).
-    pub fn targets_role(&self, role: &str) -> Option<&Targets> {
+    pub fn targets_role(&self, role: &str) -> Option<&LazyTargets> {
         if role == "targets" {
             return self.targets();
         }
-        self.delegated.get(role).map(|r| r.parsed.signed())
+        self.delegated.get(role).map(|r| &r.doc)
     }
 
     /// The delegator through which a delegated role was loaded.
@@ -369,9 +419,9 @@ impl TrustedSet {
         Ok(ts)
     }
 
-    fn verify_snapshot(&self, bytes: &[u8]) -> Result<Parsed<Snapshot>> {
+    fn verify_snapshot(&self, bytes: Vec<u8>) -> Result<LazySnapshot> {
         let root = self.root.signed();
-        let new = Parsed::<Snapshot>::from_slice(bytes, "snapshot")?;
+        let new = LazySnapshot::parse(bytes, "snapshot")?;
         // 5.5.3: threshold of the root's snapshot keys.
         check_signed(
             "snapshot",
@@ -387,7 +437,8 @@ impl TrustedSet {
     ///
     /// Signatures must verify; expiry and the timestamp's version are not required (the
     /// copy may be older). Refused after a timestamp/snapshot key rotation (5.3.11).
-    pub fn load_local_snapshot(&mut self, bytes: &[u8]) -> Result<&Snapshot> {
+    pub fn load_local_snapshot(&mut self, bytes: impl MetadataBytes) -> Result<&LazySnapshot> {
+        let bytes = bytes.into_bytes();
         if self.snapshot.is_some() || self.targets.is_some() {
             return Err(Error::OutOfOrder {
                 role: "snapshot".into(),
@@ -401,13 +452,13 @@ impl TrustedSet {
         }
         let ts_meta = self.final_timestamp("snapshot")?.snapshot_meta().clone();
         let matches =
-            check_length_and_hashes("snapshot", bytes, ts_meta.length, ts_meta.hashes.as_ref())
+            check_length_and_hashes("snapshot", &bytes, ts_meta.length, ts_meta.hashes.as_ref())
                 .is_ok();
         let new = self.verify_snapshot(bytes)?;
         self.local_snapshot = Some(LocalSnapshot {
             matches_timestamp_meta: matches,
         });
-        Ok(self.snapshot.insert(new).signed())
+        Ok(self.snapshot.insert(new))
     }
 
     /// True when the loaded local snapshot is exactly what the trusted timestamp names
@@ -417,7 +468,8 @@ impl TrustedSet {
     }
 
     /// Accepts a newly downloaded snapshot (spec 5.5).
-    pub fn update_snapshot(&mut self, bytes: &[u8]) -> Result<&Snapshot> {
+    pub fn update_snapshot(&mut self, bytes: impl MetadataBytes) -> Result<&LazySnapshot> {
+        let bytes = bytes.into_bytes();
         if self.targets.is_some() {
             return Err(Error::OutOfOrder {
                 role: "snapshot".into(),
@@ -426,70 +478,51 @@ impl TrustedSet {
         }
         let ts_meta = self.final_timestamp("snapshot")?.snapshot_meta().clone();
         // 5.5.2: length and hashes from timestamp, checked before anything is parsed.
-        check_length_and_hashes("snapshot", bytes, ts_meta.length, ts_meta.hashes.as_ref())?;
+        check_length_and_hashes("snapshot", &bytes, ts_meta.length, ts_meta.hashes.as_ref())?;
         let new = self.verify_snapshot(bytes)?;
         // 5.5.4: version must be the one timestamp lists.
-        if new.signed().version != ts_meta.version {
+        if new.version() != ts_meta.version {
             return Err(Error::WrongVersion {
                 role: "snapshot".into(),
                 expected: ts_meta.version,
-                found: new.signed().version,
+                found: new.version(),
                 rule: "snapshot version must match timestamp meta, spec 5.5.4",
             });
         }
         // 5.5.5: no targets role rolls back or disappears.
-        if let Some(old) = self.snapshot.as_ref().map(|p| p.signed()) {
-            for (name, old_meta) in &old.meta {
-                let new_meta =
-                    new.signed()
-                        .meta
-                        .get(name)
-                        .ok_or_else(|| Error::RoleDisappeared {
-                            role: name.trim_end_matches(".json").to_string(),
-                        })?;
-                if new_meta.version < old_meta.version {
-                    return Err(Error::Rollback {
-                        role: name.trim_end_matches(".json").to_string(),
-                        trusted: old_meta.version,
-                        found: new_meta.version,
-                    });
-                }
-            }
+        if let Some(old) = self.snapshot.as_ref() {
+            check_no_role_rollback(old, &new)?;
         }
         // 5.5.6: freeze attack.
-        if new.signed().is_expired(self.reference_time) {
+        if new.is_expired(self.reference_time) {
             return Err(Error::Expired {
                 role: "snapshot".into(),
-                expires: new.signed().expires,
+                expires: new.expires(),
                 reference_time: self.reference_time,
             });
         }
         self.local_snapshot = None;
-        Ok(self.snapshot.insert(new).signed())
+        Ok(self.snapshot.insert(new))
     }
 
-    fn check_final_snapshot(&self) -> Result<&Snapshot> {
+    fn check_final_snapshot(&self) -> Result<&LazySnapshot> {
         let ts_meta = self.final_timestamp("targets")?.snapshot_meta();
-        let snap = self
-            .snapshot
-            .as_ref()
-            .map(|p| p.signed())
-            .ok_or_else(|| Error::OutOfOrder {
-                role: "targets".into(),
-                reason: "snapshot must be loaded first",
-            })?;
+        let snap = self.snapshot.as_ref().ok_or_else(|| Error::OutOfOrder {
+            role: "targets".into(),
+            reason: "snapshot must be loaded first",
+        })?;
         if snap.is_expired(self.reference_time) {
             return Err(Error::Expired {
                 role: "snapshot".into(),
-                expires: snap.expires,
+                expires: snap.expires(),
                 reference_time: self.reference_time,
             });
         }
-        if snap.version != ts_meta.version {
+        if snap.version() != ts_meta.version {
             return Err(Error::WrongVersion {
                 role: "snapshot".into(),
                 expected: ts_meta.version,
-                found: snap.version,
+                found: snap.version(),
                 rule: "snapshot version must match timestamp meta, spec 5.5.4",
             });
         }
@@ -505,14 +538,14 @@ impl TrustedSet {
     }
 
     /// The snapshot entry for a targets role, once snapshot is final.
-    pub fn snapshot_meta_for(&self, role: &str) -> Result<&MetaFile> {
+    pub fn snapshot_meta_for(&self, role: &str) -> Result<MetaFile> {
         let snap = self.check_final_snapshot()?;
-        snap.role_meta(role)
+        snap.role_meta(role)?
             .ok_or_else(|| Error::MissingFromSnapshot { role: role.into() })
     }
 
     /// Accepts top-level targets (spec 5.6), verified with the root's targets keys.
-    pub fn update_targets(&mut self, bytes: &[u8]) -> Result<&Targets> {
+    pub fn update_targets(&mut self, bytes: impl MetadataBytes) -> Result<&LazyTargets> {
         self.update_delegated_targets(bytes, "targets", "root")
     }
 
@@ -522,51 +555,47 @@ impl TrustedSet {
     /// Loading a role again replaces it (e.g. a newer local copy with a remote one).
     pub fn update_delegated_targets(
         &mut self,
-        bytes: &[u8],
+        bytes: impl MetadataBytes,
         role: &str,
         delegator: &str,
-    ) -> Result<&Targets> {
+    ) -> Result<&LazyTargets> {
+        let bytes = bytes.into_bytes();
         // 5.6.1: the role must be listed in the final snapshot.
-        let meta = self.snapshot_meta_for(role)?.clone();
+        let meta = self.snapshot_meta_for(role)?;
         // 5.6.2: length and hashes before parsing.
-        check_length_and_hashes(role, bytes, meta.length, meta.hashes.as_ref())?;
-        let new = Parsed::<Targets>::from_slice(bytes, role)?;
+        check_length_and_hashes(role, &bytes, meta.length, meta.hashes.as_ref())?;
+        let new = LazyTargets::parse(bytes, role)?;
         // 5.6.3: threshold of the delegator's keys for this role.
         self.verify_role_signatures(role, delegator, &new)?;
         // 5.6.4: version from snapshot.
-        if new.signed().version != meta.version {
+        if new.version() != meta.version {
             return Err(Error::WrongVersion {
                 role: role.into(),
                 expected: meta.version,
-                found: new.signed().version,
+                found: new.version(),
                 rule: "version must match snapshot meta, spec 5.6.4",
             });
         }
         // 5.6.5: freeze attack.
-        if new.signed().is_expired(self.reference_time) {
+        if new.is_expired(self.reference_time) {
             return Err(Error::Expired {
                 role: role.into(),
-                expires: new.signed().expires,
+                expires: new.expires(),
                 reference_time: self.reference_time,
             });
         }
         if role == "targets" {
-            return Ok(self.targets.insert(new).signed());
+            return Ok(self.targets.insert(new));
         }
         let entry = LoadedRole {
-            parsed: new,
+            doc: new,
             delegator: delegator.to_string(),
         };
         self.delegated.insert(role.to_string(), entry);
-        Ok(self.delegated[role].parsed.signed())
+        Ok(&self.delegated[role].doc)
     }
 
-    fn verify_role_signatures(
-        &self,
-        role: &str,
-        delegator: &str,
-        parsed: &Parsed<Targets>,
-    ) -> Result<()> {
+    fn verify_role_signatures(&self, role: &str, delegator: &str, doc: &LazyTargets) -> Result<()> {
         if role == "targets" || delegator == "root" {
             if role != "targets" || delegator != "root" {
                 return Err(Error::NotDelegated {
@@ -575,13 +604,7 @@ impl TrustedSet {
                 });
             }
             let root = self.root.signed();
-            return check_signed(
-                role,
-                parsed,
-                &root.keys,
-                top_role_keys(root, "targets")?,
-                "",
-            );
+            return check_signed(role, doc, &root.keys, top_role_keys(root, "targets")?, "");
         }
         let parent = self
             .targets_role(delegator)
@@ -589,21 +612,23 @@ impl TrustedSet {
                 role: role.into(),
                 reason: "its delegator is not loaded",
             })?;
-        let delegations = parent
-            .delegations
-            .as_ref()
-            .ok_or_else(|| Error::NotDelegated {
-                role: role.into(),
-                delegator: delegator.into(),
-            })?;
-        let keys = delegations
-            .role_keys(role)
-            .ok_or_else(|| Error::NotDelegated {
-                role: role.into(),
-                delegator: delegator.into(),
-            })?;
+        let delegations = parent.delegations().ok_or_else(|| Error::NotDelegated {
+            role: role.into(),
+            delegator: delegator.into(),
+        })?;
+        let (keyids, threshold) =
+            delegations
+                .role_keys(role)?
+                .ok_or_else(|| Error::NotDelegated {
+                    role: role.into(),
+                    delegator: delegator.into(),
+                })?;
+        let keys = RoleKeysRef {
+            keyids: &keyids,
+            threshold,
+        };
         let by = format!(" (keys delegated by {delegator})");
-        check_signed(role, parsed, &delegations.keys, keys, &by)
+        check_signed(role, doc, delegations.keys(), keys, &by)
     }
 
     /// Checks an already trusted delegated role against another delegator's keys: a role
@@ -616,6 +641,31 @@ impl TrustedSet {
         if loaded.delegator == delegator {
             return Ok(());
         }
-        self.verify_role_signatures(role, delegator, &loaded.parsed)
+        self.verify_role_signatures(role, delegator, &loaded.doc)
     }
+}
+
+/// 5.5.5: no targets role listed by the trusted snapshot may disappear from the new one or
+/// go back in version. Entries whose bytes did not change are not built.
+fn check_no_role_rollback(old: &LazySnapshot, new: &LazySnapshot) -> Result<()> {
+    for name in old.keys() {
+        let role = name.trim_end_matches(".json");
+        let Some(new_raw) = new.raw_entry(name) else {
+            return Err(Error::RoleDisappeared { role: role.into() });
+        };
+        if old.raw_entry(name) == Some(new_raw) {
+            continue;
+        }
+        let (Some(old_meta), Some(new_meta)) = (old.entry(name)?, new.entry(name)?) else {
+            return Err(Error::RoleDisappeared { role: role.into() });
+        };
+        if new_meta.version < old_meta.version {
+            return Err(Error::Rollback {
+                role: role.into(),
+                trusted: old_meta.version,
+                found: new_meta.version,
+            });
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tufkit_core::crypto::{KeyId, SigningKey};
 use tufkit_core::metadata::Signature;
 
-use super::{is_top_level, RepoSim};
+use super::{is_top_level, JsonLayout, RepoSim};
 use crate::keys::{envelope, signatures_over, to_json};
 
 impl RepoSim {
@@ -122,7 +122,19 @@ impl RepoSim {
         if let Some(tweak) = self.tweaks.get(role) {
             tweak(&mut sigs);
         }
-        envelope(signed, &sigs)
+        match self.layout {
+            JsonLayout::Pretty => envelope(signed, &sigs),
+            JsonLayout::Canonical => {
+                let value = serde_json::json!({ "signed": signed, "signatures": sigs });
+                tufkit_core::canonical::to_canonical(&value).expect("test metadata is canonical")
+            }
+            JsonLayout::Reordered => {
+                let value = serde_json::json!({ "signed": signed, "signatures": sigs });
+                let mut out = Vec::new();
+                write_reordered(&value, &mut out);
+                out
+            }
+        }
     }
 
     /// The bytes `role`'s current body would be published as, without publishing anything
@@ -130,4 +142,62 @@ impl RepoSim {
     pub fn signed_bytes(&self, role: &str) -> Vec<u8> {
         self.sign_as(role, &self.body_value(role))
     }
+}
+
+/// Writes `value` as valid JSON that is far from canonical: object keys in reverse order,
+/// spaces around separators, every non-ASCII character and `/` escaped, and integer zero
+/// spelled `-0`.
+fn write_reordered(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            out.extend_from_slice(b"{ ");
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            keys.reverse();
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b" , ");
+                }
+                write_escaped(k, out);
+                out.extend_from_slice(b" : ");
+                write_reordered(&map[k], out);
+            }
+            out.extend_from_slice(b" }");
+        }
+        Value::Array(items) => {
+            out.extend_from_slice(b"[ ");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b" , ");
+                }
+                write_reordered(item, out);
+            }
+            out.extend_from_slice(b" ]");
+        }
+        Value::String(s) => write_escaped(s, out),
+        Value::Number(n) if n.as_u64() == Some(0) => out.extend_from_slice(b"-0"),
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+}
+
+fn write_escaped(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '/' => out.extend_from_slice(b"\\/"),
+            c if (c as u32) < 0x20 || !c.is_ascii() => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.extend_from_slice(format!("\\u{unit:04x}").as_bytes());
+                }
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
 }
