@@ -68,6 +68,85 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Encodes `value` as tufkit publishes metadata: the canonical form laid out for people.
+///
+/// Keys are sorted and strings written as canonical JSON writes them, so the canonical
+/// bytes differ from this only by whitespace (and by escaped control characters, which
+/// canonical JSON writes raw but a JSON file cannot): a client gets the signed bytes with
+/// a lexical pass instead of a sort (ADR 0007). Two-space indentation, `": "` between key
+/// and value.
+pub fn to_pretty(value: &Value) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(256);
+    write_pretty(value, 0, &mut out)?;
+    Ok(out)
+}
+
+fn newline(depth: usize, out: &mut Vec<u8>) {
+    out.push(b'\n');
+    out.resize(out.len() + 2 * depth, b' ');
+}
+
+fn write_pretty(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), Error> {
+    match value {
+        Value::String(s) => write_json_string(s, out),
+        Value::Array(items) if !items.is_empty() => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                newline(depth + 1, out);
+                write_pretty(item, depth + 1, out)?;
+            }
+            newline(depth, out);
+            out.push(b']');
+        }
+        Value::Object(map) if !map.is_empty() => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                newline(depth + 1, out);
+                write_json_string(k, out);
+                out.extend_from_slice(b": ");
+                write_pretty(v, depth + 1, out)?;
+            }
+            newline(depth, out);
+            out.push(b'}');
+        }
+        other => write_canonical(other, out)?,
+    }
+    Ok(())
+}
+
+/// Like [`write_string`], but control characters are escaped so the result is valid JSON.
+fn write_json_string(s: &str, out: &mut Vec<u8>) {
+    if !s.bytes().any(|b| b < 0x20) {
+        return write_string(s, out);
+    }
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
 /// Appends `s` as a canonical JSON string (only `"` and `\\` escaped).
 pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.reserve(s.len() + 2);
@@ -140,5 +219,28 @@ mod tests {
             serde_json::Serializer::with_formatter(&mut buf, olpc_cjson::CanonicalFormatter::new());
         v.serialize(&mut ser).unwrap();
         assert_eq!(to_canonical(&v).unwrap(), buf);
+    }
+
+    #[test]
+    fn pretty_form_is_canonical_but_for_layout() {
+        let v = json!({"b": [1, {"z": null, "a": "q\"\\\n\u{1}\u{e9}"}], "a": {}, "c": []});
+        let pretty = to_pretty(&v).unwrap();
+        let text = String::from_utf8(pretty.clone()).unwrap();
+        assert!(
+            text.starts_with("{\n  \"a\": {},\n  \"b\": [\n    1,"),
+            "{text}"
+        );
+        // Valid JSON with the same value, and the same canonical bytes once read back.
+        let back: Value = serde_json::from_slice(&pretty).unwrap();
+        assert_eq!(back, v);
+        let doc = format!("{{\"signed\": {text}}}");
+        let d =
+            crate::json::parse_document(doc.as_bytes(), crate::json::IndexSpec::default()).unwrap();
+        assert_eq!(
+            d.signed.as_ref().unwrap().1,
+            crate::json::SignedForm::Compactable
+        );
+        let canonical = crate::json::canonical_signed(doc.as_bytes(), &d).unwrap();
+        assert_eq!(canonical.as_ref(), to_canonical(&v).unwrap().as_slice());
     }
 }

@@ -678,10 +678,28 @@ impl<'a> Reader<'a> {
                     self.pos += 1;
                 }
                 b'"' => {
-                    let s = self.string()?;
-                    crate::canonical::write_string(&s, out);
+                    // A string without escapes is already canonical: copy it.
+                    let from = self.pos;
+                    match find_string_stop(self.bytes, from + 1) {
+                        Some(end) if self.bytes[end] == b'"' => {
+                            out.extend_from_slice(&self.bytes[from..=end]);
+                            self.pos = end + 1;
+                        }
+                        _ => {
+                            let s = self.string()?;
+                            crate::canonical::write_string(&s, out);
+                        }
+                    }
                 }
-                b'-' | b'0'..=b'9' => {
+                b'0'..=b'9' => {
+                    // A non-negative integer is canonical as written (no leading zeros).
+                    let from = self.pos;
+                    while let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
+                        self.pos += 1;
+                    }
+                    out.extend_from_slice(&self.bytes[from..self.pos]);
+                }
+                b'-' => {
                     let v = self.number()?;
                     out.extend_from_slice(v.to_string().as_bytes());
                 }

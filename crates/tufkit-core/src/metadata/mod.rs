@@ -342,10 +342,11 @@ impl<T: RoleMetadata> Metadata<T> {
         Ok(())
     }
 
-    /// Serialises the envelope as pretty JSON (the form tufkit publishes).
+    /// Serialises the envelope as tufkit publishes it: keys sorted as in canonical JSON,
+    /// indented ([`crate::canonical::to_pretty`]), with a final newline.
     pub fn to_json_bytes(&self) -> Result<Vec<u8>> {
-        let mut out =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::Canonical(e.to_string()))?;
+        let value = serde_json::to_value(self).map_err(|e| Error::Canonical(e.to_string()))?;
+        let mut out = crate::canonical::to_pretty(&value)?;
         out.push(b'\n');
         Ok(out)
     }
