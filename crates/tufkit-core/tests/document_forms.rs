@@ -268,7 +268,8 @@ fn a_malformed_delegated_role_fails_only_the_searches_that_reach_it() {
 
 #[test]
 fn delegated_role_names_are_checked_when_the_document_is_read() {
-    let edits: [(&str, fn(&mut serde_json::Value)); 3] = [
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 3] = [
         ("delegated twice", |v| {
             v["delegations"]["roles"][1]["name"] = json!("role-a")
         }),
