@@ -8,6 +8,6 @@ mod reader;
 
 pub use de::DeError;
 pub use reader::{
-    canonical_signed, object_fields, parse, parse_document, Document, IndexSpec, Node, RawEntry,
-    SignedForm,
+    canonical_signed, object_fields, parse, parse_document, parse_document_str, Document,
+    IndexSpec, Node, RawEntry, SignedForm,
 };

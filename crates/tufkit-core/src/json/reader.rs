@@ -145,9 +145,13 @@ fn is_ws(b: u8) -> bool {
 impl<'a> Reader<'a> {
     fn new(bytes: &'a [u8], spec: IndexSpec) -> Result<Reader<'a>, Error> {
         let text = std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8: {e}")))?;
-        Ok(Reader {
+        Ok(Reader::from_str(text, spec))
+    }
+
+    fn from_str(text: &'a str, spec: IndexSpec) -> Reader<'a> {
+        Reader {
             text,
-            bytes,
+            bytes: text.as_bytes(),
             pos: 0,
             dirty: 0,
             unsorted: 0,
@@ -155,7 +159,7 @@ impl<'a> Reader<'a> {
             index: None,
             roles: None,
             signed: None,
-        })
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -825,7 +829,14 @@ pub fn parse(bytes: &[u8]) -> Result<Node<'_>, Error> {
 /// checked and returned as spans in [`Document::index`] (a targets role's `targets`, a
 /// snapshot's `meta`) and [`Document::roles`] (`delegations.roles`).
 pub fn parse_document(bytes: &[u8], spec: IndexSpec) -> Result<Document<'_>, Error> {
-    let mut reader = Reader::new(bytes, spec)?;
+    let text = std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8: {e}")))?;
+    parse_document_str(text, spec)
+}
+
+/// [`parse_document`] for text already known to be UTF-8.
+pub fn parse_document_str(text: &str, spec: IndexSpec) -> Result<Document<'_>, Error> {
+    let bytes = text.as_bytes();
+    let mut reader = Reader::from_str(text, spec);
     let root = reader.value(0, Ctx::Top)?;
     reader.skip_ws();
     if reader.pos != bytes.len() {

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::crypto::hash::HashAlgorithm;
 use crate::crypto::{Key, KeyId};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::json::RawEntry;
 
 /// A role whose metadata has one large map that [`Lazy`] indexes instead of building.
@@ -78,7 +78,8 @@ enum Canonical {
 #[derive(Debug, Clone)]
 pub struct Lazy<T: IndexedRole> {
     role: String,
-    bytes: Vec<u8>,
+    /// The received bytes (checked to be UTF-8 once, when parsed).
+    text: String,
     /// The envelope and `signed`, with the indexed map left empty.
     metadata: Metadata<T>,
     canonical: Canonical,
@@ -103,17 +104,23 @@ impl<T: IndexedRole> Lazy<T> {
     /// Parses `bytes` once: checks every byte, builds all fields but the indexed map, and
     /// validates what is built. `role` labels errors (e.g. `"targets"`, `"bins-0a"`).
     pub fn parse(bytes: Vec<u8>, role: &str) -> Result<Lazy<T>> {
+        let text = String::from_utf8(bytes).map_err(|e| Error::Json {
+            role: role.into(),
+            reason: format!("not UTF-8: {}", e.utf8_error()),
+        })?;
+        let bytes = text.as_bytes();
         let (metadata, canonical, index, roles) = {
             let spec = crate::json::IndexSpec {
                 map: Some(T::INDEXED_FIELD),
                 delegated_roles: T::INDEX_DELEGATED_ROLES,
             };
-            let doc = crate::json::parse_document(&bytes, spec).map_err(|e| json_error(role, e))?;
+            let doc =
+                crate::json::parse_document_str(&text, spec).map_err(|e| json_error(role, e))?;
             check_type::<T>(&doc.root, role)?;
             let Some((range, _)) = doc.signed.clone() else {
                 return Err(invalid(role, "signed", "is missing"));
             };
-            let canonical = match crate::json::canonical_signed(&bytes, &doc)
+            let canonical = match crate::json::canonical_signed(bytes, &doc)
                 .map_err(|e| json_error(role, e))?
             {
                 Cow::Borrowed(_) => Canonical::Received(range),
@@ -129,7 +136,7 @@ impl<T: IndexedRole> Lazy<T> {
                 ));
             };
             let roles = match doc.roles {
-                Some(elements) => Some(RolesIndex::new(elements, &bytes, role)?),
+                Some(elements) => Some(RolesIndex::new(elements, &text, role)?),
                 None => None,
             };
             (metadata, canonical, index, roles)
@@ -138,7 +145,7 @@ impl<T: IndexedRole> Lazy<T> {
         metadata.signed.validate(role)?;
         Ok(Lazy {
             role: role.to_string(),
-            bytes,
+            text,
             metadata,
             canonical,
             index,
@@ -148,13 +155,13 @@ impl<T: IndexedRole> Lazy<T> {
 
     /// The bytes as received (what a client stores).
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        self.text.as_bytes()
     }
 
     /// The canonical JSON of `signed`, which signatures cover.
     pub fn canonical_signed(&self) -> &[u8] {
         match &self.canonical {
-            Canonical::Received(r) => self.bytes.get(r.clone()).unwrap_or_default(),
+            Canonical::Received(r) => self.bytes().get(r.clone()).unwrap_or_default(),
             Canonical::Encoded(v) => v,
         }
     }
@@ -191,21 +198,19 @@ impl<T: IndexedRole> Lazy<T> {
 
     /// The keys of the indexed map, in canonical (sorted) order.
     pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
-        let text = std::str::from_utf8(&self.bytes).unwrap_or_default();
-        self.index.iter().map(move |e| e.key_str(text))
+        self.index.iter().map(move |e| e.key_str(&self.text))
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        let text = std::str::from_utf8(&self.bytes).unwrap_or_default();
         self.index
-            .binary_search_by(|e| e.key_str(text).as_bytes().cmp(key.as_bytes()))
+            .binary_search_by(|e| e.key_str(&self.text).as_bytes().cmp(key.as_bytes()))
             .ok()
     }
 
     /// The received bytes of the entry for `key`, unparsed.
     pub fn raw_entry(&self, key: &str) -> Option<&[u8]> {
         let i = self.position(key)?;
-        self.bytes.get(self.index[i].value.clone())
+        self.bytes().get(self.index[i].value.clone())
     }
 
     /// Builds and validates the entry for `key` (`None` when the map has no such key).
@@ -222,7 +227,7 @@ impl<T: IndexedRole> Lazy<T> {
 
     /// The whole metadata, every entry built (for tools that list everything).
     pub fn to_metadata(&self) -> Result<Metadata<T>> {
-        Parsed::<T>::from_slice(&self.bytes, &self.role).map(|p| p.metadata)
+        Parsed::<T>::from_slice(self.bytes(), &self.role).map(|p| p.metadata)
     }
 
     /// Unknown fields of `signed`.
@@ -243,7 +248,7 @@ impl Lazy<Targets> {
         Some(DelegationsView {
             delegations,
             roles: self.roles.as_ref(),
-            bytes: &self.bytes,
+            text: &self.text,
             role: &self.role,
         })
     }
@@ -258,8 +263,7 @@ impl Lazy<Snapshot> {
 
 impl RolesIndex {
     /// Checks every element has a valid, unique name (the rest is checked when built).
-    fn new(elements: Vec<RawEntry>, bytes: &[u8], role: &str) -> Result<RolesIndex> {
-        let text = std::str::from_utf8(bytes).unwrap_or_default();
+    fn new(elements: Vec<RawEntry>, text: &str, role: &str) -> Result<RolesIndex> {
         for (i, e) in elements.iter().enumerate() {
             let field = format!("signed.delegations.roles[{i}].name");
             // An element without a string `name` has an empty key range at offset 0.
@@ -294,13 +298,13 @@ impl RolesIndex {
 pub struct DelegationsView<'a> {
     delegations: &'a Delegations,
     roles: Option<&'a RolesIndex>,
-    bytes: &'a [u8],
+    text: &'a str,
     role: &'a str,
 }
 
 impl<'a> DelegationsView<'a> {
     fn text(&self) -> &'a str {
-        std::str::from_utf8(self.bytes).unwrap_or_default()
+        self.text
     }
 
     /// Keys the delegated roles use, by keyid.
@@ -333,7 +337,11 @@ impl<'a> DelegationsView<'a> {
     fn build(&self, index: &RolesIndex, i: usize) -> Result<DelegatedRole> {
         let field = format!("signed.delegations.roles[{i}]");
         let element = &index.elements[i];
-        let raw = self.bytes.get(element.value.clone()).unwrap_or_default();
+        let raw = self
+            .text
+            .as_bytes()
+            .get(element.value.clone())
+            .unwrap_or_default();
         let node = crate::json::parse(raw).map_err(|e| json_error(self.role, e))?;
         let role: DelegatedRole = from_node(&node, self.role, &field)?;
         role.validate(self.role, &field)?;
@@ -384,7 +392,7 @@ impl<'a> DelegationsView<'a> {
         for (i, element) in index.elements.iter().enumerate() {
             // 5.6.7.2.1.3: read the patterns straight from the JSON; build only a match.
             let [paths, prefixes] = crate::json::object_fields(
-                self.bytes,
+                self.text.as_bytes(),
                 element.value.clone(),
                 ["paths", "path_hash_prefixes"],
             )
