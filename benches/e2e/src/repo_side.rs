@@ -54,7 +54,10 @@ pub fn run(
         let hash_ms = hash_row.median_ms();
         rows.push(hash_row);
         if tufkit.is_file() {
-            rows.push(tufkit_build(ctx, &tufkit, &files, n, hash_ms)?);
+            rows.push(tufkit_build(ctx, &tufkit, &files, n, hash_ms, false)?);
+            if crate::cli_add::add_supports(&tufkit, "--link") {
+                rows.push(tufkit_build(ctx, &tufkit, &files, n, hash_ms, true)?);
+            }
         }
         if ctx.python.is_some() {
             rows.push(python_build(ctx, &files, n)?);
@@ -178,16 +181,25 @@ fn tufkit_build(
     files: &Path,
     n: u64,
     hash_ms: Option<f64>,
+    link: bool,
 ) -> Result<Row> {
     let mut row = Row::new(
-        format!("repo/build/{n}"),
+        format!("repo/build{}/{n}", if link { "-link" } else { "" }),
         "build + sign from files, flat",
         format!("{} files", human_count(n)),
         "tufkit CLI (init + add + publish)",
         true,
     );
     // One `tufkit add --from-dir` when the CLI has it, else the file names in batches.
-    let batches: Vec<Vec<OsString>> = if crate::cli_add::add_supports(tufkit, "--from-dir") {
+    let batches: Vec<Vec<OsString>> = if link {
+        row.tool = "tufkit CLI (init + add --from-dir --link + publish)".into();
+        vec![vec![
+            "--from-dir".into(),
+            files.into(),
+            "--link".into(),
+            "-q".into(),
+        ]]
+    } else if crate::cli_add::add_supports(tufkit, "--from-dir") {
         row.tool = "tufkit CLI (init + add --from-dir + publish)".into();
         vec![vec!["--from-dir".into(), files.into(), "-q".into()]]
     } else {
@@ -207,9 +219,10 @@ fn tufkit_build(
     };
     // Phases of every successful run, to describe the median one.
     let mut phases: Vec<(f64, String)> = Vec::new();
-    let out = ctx.scratch.join(format!("tufkit-build-{n}-out"));
+    let mode = if link { "link" } else { "copy" };
+    let out = ctx.scratch.join(format!("tufkit-build-{mode}-{n}-out"));
     for rep in 0..ctx.reps {
-        let ws = ctx.scratch.join(format!("tufkit-build-{n}-{rep}"));
+        let ws = ctx.scratch.join(format!("tufkit-build-{mode}-{n}-{rep}"));
         let mut build = Build {
             files,
             out: &out,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use tufkit_repo::config::TargetFiles;
 use tufkit_repo::duration::{format_duration, parse_duration};
 use tufkit_repo::edit::{AddTarget, DelegationScope};
 use tufkit_repo::keys::{self, KeyType};
@@ -90,6 +91,15 @@ pub struct AddArgs {
     /// Custom metadata KEY=VALUE (VALUE is JSON if it parses, else a string).
     #[arg(long = "custom")]
     pub custom: Vec<String>,
+    /// Keep no copy: `publish` hard-links the files themselves into the published tree
+    /// (fast; the files must then never be rewritten in place). Overrides
+    /// `repository.target_files` in tufkit.toml.
+    #[arg(long, conflicts_with_all = ["copy", "manifest"])]
+    pub link: bool,
+    /// Keep a private copy of each file until `publish` (later changes to the files never
+    /// reach the published tree). Overrides `repository.target_files` in tufkit.toml.
+    #[arg(long, conflicts_with = "manifest")]
+    pub copy: bool,
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -383,7 +393,12 @@ pub fn add(a: AddArgs) -> anyhow::Result<()> {
     } else {
         file_items(&a, custom)?
     };
-    let report = tufkit_repo::add::add(&ws, items, a.role.as_deref())?;
+    let mode = match (a.link, a.copy) {
+        (true, _) => TargetFiles::Link,
+        (_, true) => TargetFiles::Copy,
+        _ => ws.config().repository.target_files,
+    };
+    let report = tufkit_repo::add::add_with(&ws, items, a.role.as_deref(), mode)?;
     if report.staged.len() <= LIST_LIMIT {
         for t in &report.staged {
             println!(
@@ -400,10 +415,12 @@ pub fn add(a: AddArgs) -> anyhow::Result<()> {
             .map(|(r, n)| format!("{r} ({n})"))
             .collect();
         println!(
-            "Staged {} targets ({} bytes, {} file(s) hashed and copied) in {} role(s): {}{}",
+            "Staged {} targets ({} bytes, {} file(s) hashed, {} of them copied, {} to be linked) in {} role(s): {}{}",
             report.staged.len(),
             report.bytes,
             report.files_hashed,
+            report.files_hashed - report.files_linked,
+            report.files_linked,
             roles.len(),
             shown.join(", "),
             if roles.len() > 5 { ", ..." } else { "" }

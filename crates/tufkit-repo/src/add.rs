@@ -15,8 +15,10 @@ use serde_json::Map;
 use tufkit_core::crypto::hash::HashAlgorithm;
 use tufkit_core::metadata::TargetFile;
 
+use crate::config::TargetFiles;
 use crate::edit::{empty_targets, StagedTarget};
 use crate::error::{invalid, Error, Result};
+use crate::links::LinkedSource;
 use crate::parallel;
 use crate::roles::RoleStore;
 use crate::sources::{NewTarget, Source};
@@ -31,8 +33,10 @@ pub struct AddReport {
     pub roles: BTreeMap<String, usize>,
     /// Total length of the staged targets.
     pub bytes: u64,
-    /// Files hashed and copied into `staged/files/`.
+    /// Files hashed (copied into `staged/files/`, or recorded to be linked).
     pub files_hashed: usize,
+    /// Of those, files recorded for `publish` to hard-link instead of copied.
+    pub files_linked: usize,
 }
 
 /// How often (in items) workers report counted progress.
@@ -179,6 +183,61 @@ pub fn hash_and_stage(
     })
 }
 
+/// How one file was staged: its length and hashes, and (when linked) the record of
+/// the source file `publish` links into place.
+type Staged = (u64, BTreeMap<String, String>, Option<LinkedSource>);
+
+/// Hashes `file` without copying it and records which file it is, for `publish` to
+/// hard-link (see [`crate::links`]). Falls back to a private copy
+/// ([`hash_and_stage`]) when the file cannot be linked into the published tree (another
+/// filesystem, no inodes) or when it changes while being hashed.
+pub fn hash_and_link(
+    file: &Path,
+    algs: &[String],
+    files_dir: &Path,
+    repo_dev: Option<u64>,
+) -> Result<Staged> {
+    let copy = || hash_and_stage(file, algs, files_dir).map(|(l, h)| (l, h, None));
+    let mut input = fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let before = input
+        .metadata()
+        .ok()
+        .and_then(|m| crate::links::identity(&m));
+    let Some(before) = before.filter(|id| Some(id.0) == repo_dev) else {
+        drop(input);
+        return copy();
+    };
+    let mut contexts = contexts(algs);
+    let length = BUFFER.with(|buf| -> Result<u64> {
+        let mut buf = buf.borrow_mut();
+        let mut length = 0u64;
+        loop {
+            let n = fill(&mut input, &mut buf[..], file)?;
+            if n == 0 {
+                break;
+            }
+            length += n as u64;
+            for (_, c) in &mut contexts {
+                c.update(&buf[..n]);
+            }
+        }
+        Ok(length)
+    })?;
+    let after = input
+        .metadata()
+        .ok()
+        .and_then(|m| crate::links::identity(&m));
+    drop(input);
+    if after != Some(before) || length != before.2 {
+        // Written to while being read: take a private copy of what is there now.
+        return copy();
+    }
+    let hashes = finish(contexts);
+    let sha256 = hashes.get("sha256").cloned().unwrap_or_default();
+    let record = LinkedSource::new(sha256, file, before)?;
+    Ok((length, hashes, Some(record)))
+}
+
 /// Refuses a target path given twice in one add (naming both places).
 fn check_unique(items: &[NewTarget]) -> Result<()> {
     let mut seen: std::collections::HashMap<&str, usize> =
@@ -197,8 +256,20 @@ fn check_unique(items: &[NewTarget]) -> Result<()> {
 }
 
 /// Stages `items` into the roles the delegations assign them to (or all into `role`),
-/// under the workspace lock. Nothing is staged if any item fails.
+/// under the workspace lock, keeping file content as the policy says
+/// (`repository.target_files`). Nothing is staged if any item fails.
 pub fn add(ws: &Workspace, items: Vec<NewTarget>, role: Option<&str>) -> Result<AddReport> {
+    add_with(ws, items, role, ws.config().repository.target_files)
+}
+
+/// [`add`], keeping file content as `mode` says: a private copy, or a record of the
+/// source file for `publish` to hard-link (see [`crate::links`]).
+pub fn add_with(
+    ws: &Workspace,
+    items: Vec<NewTarget>,
+    role: Option<&str>,
+    mode: TargetFiles,
+) -> Result<AddReport> {
     let _lock = ws.lock()?;
     if items.is_empty() {
         return Err(invalid("no targets to add"));
@@ -240,8 +311,16 @@ pub fn add(ws: &Workspace, items: Vec<NewTarget>, role: Option<&str>) -> Result<
     if total > 0 {
         ws.progress_count("hashing", 0, total);
     }
+    let repo_dev = match mode {
+        TargetFiles::Link => crate::links::device(&ws.repository_dir()),
+        TargetFiles::Copy => None,
+    };
     let hashed = parallel::try_map(files, parallel::cpu_threads() * 2, |(i, p)| {
-        let r = hash_and_stage(p, &algs, &files_dir).map(|h| (i, h));
+        let r = match mode {
+            TargetFiles::Link => hash_and_link(p, &algs, &files_dir, repo_dev),
+            TargetFiles::Copy => hash_and_stage(p, &algs, &files_dir).map(|(l, h)| (l, h, None)),
+        }
+        .map(|h| (i, h));
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         if n % COUNT_EVERY == 0 || n == total {
             ws.progress_count("hashing", n, total);
@@ -250,13 +329,16 @@ pub fn add(ws: &Workspace, items: Vec<NewTarget>, role: Option<&str>) -> Result<
     })?;
     let files_hashed = hashed.len();
     let mut by_item: Vec<Option<(u64, BTreeMap<String, String>)>> = vec![None; items.len()];
-    for (i, h) in hashed {
-        by_item[i] = Some(h);
+    let mut linked = Vec::new();
+    for (i, (length, hashes, record)) in hashed {
+        by_item[i] = Some((length, hashes));
+        linked.extend(record);
     }
 
     // Into the working copies of their roles, one role at a time.
     let mut report = AddReport {
         files_hashed,
+        files_linked: linked.len(),
         ..AddReport::default()
     };
     let mut hosted: Vec<String> = Vec::new();
@@ -313,6 +395,9 @@ pub fn add(ws: &Workspace, items: Vec<NewTarget>, role: Option<&str>) -> Result<
         let refs: Vec<&str> = hosted.iter().map(String::as_str).collect();
         crate::hosted::record(ws, &refs)?;
     }
+    // The records first: a draft naming content with neither a copy nor a record is
+    // refused by `publish`, never published.
+    crate::links::record(ws.drafts().dir(), linked)?;
     let edited = store.edited().len();
     if edited > 64 {
         ws.progress(&format!("saving {edited} draft roles"));

@@ -22,14 +22,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::links::LinkedSource;
 use crate::parallel::{io_threads, try_map};
-use crate::storage::{same_content, BatchFile, Content, DirStorage, Storage};
+use crate::storage::{read_linked, same_content, BatchFile, Content, DirStorage, Storage};
 
 /// From this many files on, one `syncfs` replaces the per-file `fsync`s (Linux).
 const SYNCFS_FROM: usize = 64;
 
 /// How a planned file gets into place.
-enum Place {
+enum Place<'a> {
     /// Already published with this content.
     Done,
     /// Rename this temporary file over the destination.
@@ -39,12 +40,15 @@ enum Place {
     /// Rename this staged file to the destination, over an existing file or not
     /// (after every link: several destinations may share one staged file).
     Move(PathBuf, bool),
+    /// Hard-link this recorded source file at the destination, then check it is the
+    /// recorded file, unchanged.
+    LinkSource(&'a LinkedSource),
 }
 
-struct Planned {
+struct Planned<'a> {
     path: String,
     dest: PathBuf,
-    place: Place,
+    place: Place<'a>,
 }
 
 fn write_temp(
@@ -86,7 +90,7 @@ fn same_file(_a: &Path, _b: &Path) -> bool {
     false
 }
 
-fn plan(storage: &DirStorage, f: &BatchFile<'_>) -> Result<Planned> {
+fn plan<'a>(storage: &DirStorage, f: &BatchFile<'a>) -> Result<Planned<'a>> {
     let dest = storage.local_path(&f.path)?;
     let place = match (f.content, f.replace) {
         // Written once: compared with what is there before anything is written.
@@ -119,12 +123,88 @@ fn plan(storage: &DirStorage, f: &BatchFile<'_>) -> Result<Planned> {
             })?;
             Place::Rename(tmp)
         }
+        // Checked now, so that a changed source stops the batch before anything is
+        // placed (and checked again once linked, for a change in between).
+        (Content::Linked(rec), false) => {
+            rec.check(&rec.path)?;
+            Place::LinkSource(rec)
+        }
+        (Content::Linked(rec), true) => {
+            let tmp = storage.temp_path()?;
+            let linked = fs::hard_link(&rec.path, &tmp).is_ok();
+            let checked = if linked {
+                rec.check(&tmp)
+            } else {
+                copy_linked(rec, &tmp)
+            };
+            if let Err(e) = checked {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+            Place::Rename(tmp)
+        }
     };
     Ok(Planned {
         path: f.path.clone(),
         dest,
         place,
     })
+}
+
+/// Copies the recorded source file to the new file `to` (where it cannot be linked),
+/// refusing it unless it is the recorded file, unchanged from before to after the copy.
+fn copy_linked(rec: &LinkedSource, to: &Path) -> Result<()> {
+    let mut input = fs::File::open(&rec.path).map_err(|_| rec.changed())?;
+    let same = |f: &fs::File| f.metadata().is_ok_and(|m| rec.matches(&m));
+    if !same(&input) {
+        return Err(rec.changed());
+    }
+    let mut out = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(|e| Error::io(to, e))?;
+    let copied = std::io::copy(&mut input, &mut out).map_err(|e| Error::io(to, e))?;
+    if copied != rec.len || !same(&input) {
+        return Err(rec.changed());
+    }
+    Ok(())
+}
+
+/// Places a recorded source file at `p.dest` (never replacing a file): a hard link,
+/// else (another filesystem) a copy through a temporary file; either way checked to be
+/// the recorded file, unchanged, before this returns.
+fn place_linked(storage: &DirStorage, p: &Planned<'_>, rec: &LinkedSource) -> Result<()> {
+    match fs::hard_link(&rec.path, &p.dest) {
+        Ok(()) => rec.check(&p.dest).inspect_err(|_| {
+            // Ours, made just now, and named by nothing: never leave it behind.
+            let _ = fs::remove_file(&p.dest);
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Linked by an interrupted run (the very file), or published earlier.
+            if fs::symlink_metadata(&p.dest).is_ok_and(|m| rec.matches(&m)) {
+                return Ok(());
+            }
+            rec.check(&rec.path)?;
+            already_there(p, &rec.path)
+        }
+        Err(_) => {
+            let tmp = storage.temp_path()?;
+            let placed = copy_linked(rec, &tmp)
+                .and_then(|()| {
+                    fs::File::open(&tmp)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|e| Error::io(&tmp, e))
+                })
+                .and_then(|()| match rename_new(&tmp, &p.dest) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => already_there(p, &rec.path),
+                    Err(e) => Err(Error::io(&p.dest, e)),
+                });
+            let _ = fs::remove_file(&tmp);
+            placed
+        }
+    }
 }
 
 /// Renames `from` to `to` unless `to` exists (`renameat2(RENAME_NOREPLACE)` on Linux).
@@ -231,6 +311,7 @@ fn place(storage: &DirStorage, p: &Planned) -> Result<()> {
             // Another filesystem: copy (the staged file stays, for the caller to prune).
             Err(_) => storage.put_new_from_file(&p.path, source),
         },
+        Place::LinkSource(rec) => place_linked(storage, p, rec),
     }
 }
 
@@ -242,6 +323,14 @@ fn put_one(storage: &DirStorage, f: &BatchFile<'_>) -> Result<()> {
         (Content::File(p) | Content::Move(p), true) => fs::read(p)
             .map_err(|e| Error::io(p, e))
             .and_then(|d| storage.put_replace(&f.path, &d)),
+        (Content::Linked(rec), replace) => {
+            let data = read_linked(rec)?;
+            if replace {
+                storage.put_replace(&f.path, &data)
+            } else {
+                storage.put_new(&f.path, &data)
+            }
+        }
     }
 }
 
@@ -274,6 +363,7 @@ pub(crate) fn put_batch(storage: &DirStorage, files: &[BatchFile<'_>]) -> Result
         .filter_map(|p| match &p.place {
             Place::Rename(t) => Some(t.as_path()),
             Place::Link(s) | Place::Move(s, _) => Some(s.as_path()),
+            Place::LinkSource(rec) => Some(rec.path.as_path()),
             Place::Done => None,
         })
         .collect();
@@ -282,6 +372,7 @@ pub(crate) fn put_batch(storage: &DirStorage, files: &[BatchFile<'_>]) -> Result
         .iter()
         .filter_map(|p| match &p.place {
             Place::Link(s) | Place::Move(s, _) => s.parent(),
+            Place::LinkSource(rec) => rec.path.parent(),
             _ => None,
         })
         .collect();
@@ -306,8 +397,11 @@ pub(crate) fn put_batch(storage: &DirStorage, files: &[BatchFile<'_>]) -> Result
     let (moves, others): (Vec<&Planned>, Vec<&Planned>) = planned
         .iter()
         .partition(|p| matches!(p.place, Place::Move(..)));
+    // Links and renames into one directory take that directory's lock (renames across
+    // directories a filesystem-wide one): more threads than cores only spin on it.
     for group in [others, moves] {
-        let placed = crate::parallel::map(group, io_threads(), |p| place(storage, p));
+        let placed =
+            crate::parallel::map(group, crate::parallel::cpu_threads(), |p| place(storage, p));
         if let Some(e) = placed.into_iter().find_map(|r| r.err()) {
             remove_temps(&planned);
             return Err(e);

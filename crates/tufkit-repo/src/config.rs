@@ -97,6 +97,25 @@ pub struct RepositoryPolicy {
     /// `spec_version` written into new metadata.
     #[serde(default = "default_spec_version")]
     pub spec_version: String,
+    /// How `add` keeps the content of target files until `publish` (default copy).
+    #[serde(default)]
+    pub target_files: TargetFiles,
+}
+
+/// How `add` keeps the content of a local target file until `publish`, and how
+/// `publish` places it in the published tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetFiles {
+    /// A private copy in `staged/files/`, moved into place by `publish`: later changes
+    /// to the source file never reach the published tree.
+    #[default]
+    Copy,
+    /// No copy: `publish` hard-links the source file itself into the published tree
+    /// (a copy where linking is impossible). Fast for many files, but the published
+    /// target then shares its content with the source file, which must not be rewritten
+    /// in place afterwards.
+    Link,
 }
 
 fn yes() -> bool {
@@ -115,6 +134,7 @@ impl Default for RepositoryPolicy {
             consistent_snapshot: true,
             hash_algorithms: default_hashes(),
             spec_version: default_spec_version(),
+            target_files: TargetFiles::default(),
         }
     }
 }

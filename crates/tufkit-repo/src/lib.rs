@@ -24,6 +24,7 @@ pub mod hosted;
 pub mod index;
 pub mod init;
 pub mod keys;
+pub mod links;
 pub mod lock;
 pub mod parallel;
 pub mod publish;

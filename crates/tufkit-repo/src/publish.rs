@@ -259,17 +259,24 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
             old_auth,
         });
     }
-    let staged = if jobs.is_empty() {
-        HashSet::new()
+    let (copies, linked) = if jobs.is_empty() {
+        (HashSet::new(), BTreeMap::new())
     } else {
-        ws.drafts().staged_files()?
+        (
+            ws.drafts().staged_files()?,
+            crate::links::load(ws.drafts().dir())?,
+        )
     };
+    let mut staged = copies.clone();
+    staged.extend(linked.keys().cloned());
     let ctx = Context {
         ws,
         ring: &ring,
         transition_ring: &transition_ring,
         consistent,
         staged: &staged,
+        copies: &copies,
+        linked: &linked,
         hosted: Default::default(),
     };
     if jobs.len() > 64 {
@@ -485,6 +492,7 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
             }
         }
         ws.drafts().prune_files(&keep)?;
+        crate::links::prune(ws.drafts().dir(), &keep)?;
     }
     index.save()?;
     Ok(report)

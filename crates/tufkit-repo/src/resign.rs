@@ -12,6 +12,7 @@ use tufkit_core::metadata::{Metadata, TargetFile, Targets};
 
 use crate::error::{invalid, Result};
 use crate::keys::KeyRing;
+use crate::links::LinkedSource;
 use crate::signing::{canonical_signed, sign_over, valid_signers_over};
 use crate::state::{to_bytes, Authority};
 use crate::workspace::Workspace;
@@ -59,8 +60,13 @@ pub struct Context<'a> {
     pub transition_ring: &'a KeyRing,
     /// Consistent snapshots (versioned and content-addressed file names).
     pub consistent: bool,
-    /// SHA-256 names of the staged target files.
+    /// SHA-256 names of the staged target files: private copies and linked sources.
     pub staged: &'a HashSet<String>,
+    /// SHA-256 names of the private copies in `staged/files/`.
+    pub copies: &'a HashSet<String>,
+    /// Staged content kept as a record of its source file (`target_files = "link"`),
+    /// by SHA-256; content with a private copy is not here.
+    pub linked: &'a BTreeMap<String, LinkedSource>,
     /// Target paths recorded as hosted elsewhere (read on first need).
     pub hosted: std::sync::OnceLock<std::result::Result<HashSet<String>, String>>,
 }
@@ -229,9 +235,21 @@ pub fn sign_all(ctx: &Context<'_>, jobs: Vec<Job>) -> Result<Vec<Signed>> {
     })
 }
 
-/// Target files of the signed roles whose content is staged: (published path, staged
-/// file), each published path once.
-pub fn staged_target_files(ctx: &Context<'_>, signed: &[Signed]) -> Vec<(String, PathBuf)> {
+/// Where the content of a staged target file is.
+#[derive(Debug, Clone)]
+pub enum StagedFile<'a> {
+    /// A private copy in `staged/files/`.
+    Copy(PathBuf),
+    /// The source file itself, as recorded by `add` (to be hard-linked).
+    Linked(&'a LinkedSource),
+}
+
+/// Target files of the signed roles whose content is staged: (published path, where
+/// the content is), each published path once.
+pub fn staged_target_files<'a>(
+    ctx: &Context<'a>,
+    signed: &[Signed],
+) -> Vec<(String, StagedFile<'a>)> {
     let mut out = BTreeMap::new();
     for s in signed {
         for (path, file) in &s.m.signed.targets {
@@ -243,7 +261,11 @@ pub fn staged_target_files(ctx: &Context<'_>, signed: &[Signed]) -> Vec<(String,
             }
             for dest in target_file_paths(path, file, ctx.consistent) {
                 out.entry(dest)
-                    .or_insert_with(|| ctx.ws.drafts().file_path(sha));
+                    .or_insert_with(|| match ctx.linked.get(sha) {
+                        // A private copy, when there is one, is preferred.
+                        Some(rec) if !ctx.copies.contains(sha) => StagedFile::Linked(rec),
+                        _ => StagedFile::Copy(ctx.ws.drafts().file_path(sha)),
+                    });
             }
         }
     }

@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{invalid, Error, Result};
+use crate::links::LinkedSource;
 
 /// What one file of a batch write holds.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +25,26 @@ pub enum Content<'a> {
     /// Like `File`, and the caller gives the file up: a storage may move it into place
     /// (it is then gone from its old path) instead of copying or linking it.
     Move(&'a Path),
+    /// The content of a file outside the workspace, recorded by `add` when it was hashed:
+    /// a storage may hard-link it, and must refuse it if it is no longer the recorded file
+    /// unchanged ([`LinkedSource::check`]).
+    Linked(&'a LinkedSource),
+}
+
+/// Reads a linked source, refusing it unless it is the recorded file, unchanged before
+/// and after the read.
+pub(crate) fn read_linked(rec: &LinkedSource) -> Result<Vec<u8>> {
+    let mut file = fs::File::open(&rec.path).map_err(|_| rec.changed())?;
+    let same = |f: &fs::File| f.metadata().is_ok_and(|m| rec.matches(&m));
+    if !same(&file) {
+        return Err(rec.changed());
+    }
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut data).map_err(|e| Error::io(&rec.path, e))?;
+    if !same(&file) || data.len() as u64 != rec.len {
+        return Err(rec.changed());
+    }
+    Ok(data)
 }
 
 /// One file of [`Storage::put_batch`].
@@ -74,6 +95,8 @@ pub trait Storage: Send + Sync {
                     let data = fs::read(p).map_err(|e| Error::io(p, e))?;
                     self.put_replace(&f.path, &data)?
                 }
+                (Content::Linked(rec), false) => self.put_new(&f.path, &read_linked(rec)?)?,
+                (Content::Linked(rec), true) => self.put_replace(&f.path, &read_linked(rec)?)?,
             }
         }
         Ok(())

@@ -8,14 +8,13 @@
 //! there. Anything else at a path tufkit wants to write is refused, never overwritten.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use tufkit_core::crypto::PublicKey;
 use tufkit_core::metadata::{Metadata, Parsed, Root, Snapshot, Targets};
 
 use crate::error::{invalid, Error, Result};
 use crate::keys::KeyRing;
-use crate::resign::{same_content, Signed};
+use crate::resign::{same_content, Signed, StagedFile};
 use crate::signing::valid_signers;
 use crate::state::{metadata_path, Authority};
 use crate::storage::{BatchFile, Content, Storage};
@@ -49,23 +48,27 @@ pub(crate) fn check_signable(root: &Root, role: &str, ring: &KeyRing) -> Result<
 fn batch<'a>(
     consistent: bool,
     may_move: bool,
-    files: &'a [(String, PathBuf)],
+    files: &'a [(String, StagedFile<'a>)],
     signed: &'a [Signed],
 ) -> Vec<BatchFile<'a>> {
     // Keyed by the raw path bytes (hashing a `Path` parses its components).
     let mut last_use: HashMap<&std::ffi::OsStr, usize> = HashMap::new();
     for (i, (_, staged)) in files.iter().enumerate() {
-        last_use.insert(staged.as_os_str(), i);
+        if let StagedFile::Copy(p) = staged {
+            last_use.insert(p.as_os_str(), i);
+        }
     }
     let mut out: Vec<BatchFile<'a>> = files
         .iter()
         .enumerate()
         .map(|(i, (dest, staged))| BatchFile {
             path: dest.clone(),
-            content: if may_move && last_use.get(staged.as_os_str()) == Some(&i) {
-                Content::Move(staged)
-            } else {
-                Content::File(staged)
+            content: match staged {
+                StagedFile::Linked(rec) => Content::Linked(rec),
+                StagedFile::Copy(p) if may_move && last_use.get(p.as_os_str()) == Some(&i) => {
+                    Content::Move(p)
+                }
+                StagedFile::Copy(p) => Content::File(p),
             },
             // Without consistent snapshots a target path names one file whose content
             // changes from release to release.
@@ -104,7 +107,7 @@ pub(crate) fn place_roles(
     ws: &Workspace,
     consistent: bool,
     may_move: bool,
-    files: &[(String, PathBuf)],
+    files: &[(String, StagedFile<'_>)],
     signed: &mut [Signed],
 ) -> Result<()> {
     let storage = ws.storage();
@@ -137,9 +140,12 @@ pub(crate) fn place_roles(
         "resuming an interrupted publish: kept {resumed} targets role file(s) it wrote"
     ));
     // Staged files moved before the clash are in place already.
-    let left: Vec<(String, PathBuf)> = files
+    let left: Vec<(String, StagedFile<'_>)> = files
         .iter()
-        .filter(|(_, staged)| staged.exists())
+        .filter(|(_, staged)| match staged {
+            StagedFile::Copy(p) => p.exists(),
+            StagedFile::Linked(_) => true,
+        })
         .cloned()
         .collect();
     storage.put_batch(&batch(consistent, may_move, &left, signed))
