@@ -398,10 +398,11 @@ pub(crate) fn put_batch(storage: &DirStorage, files: &[BatchFile<'_>]) -> Result
         .iter()
         .partition(|p| matches!(p.place, Place::Move(..)));
     // Links and renames into one directory take that directory's lock (renames across
-    // directories a filesystem-wide one): more threads than cores only spin on it.
+    // directories a filesystem-wide one), so they run one at a time: with 100k targets in
+    // one directory, two threads spent more time spinning on the lock than linking
+    // (2.9 s against 2.5 s for one thread, ext4).
     for group in [others, moves] {
-        let placed =
-            crate::parallel::map(group, crate::parallel::cpu_threads(), |p| place(storage, p));
+        let placed = crate::parallel::map(group, 1, |p| place(storage, p));
         if let Some(e) = placed.into_iter().find_map(|r| r.err()) {
             remove_temps(&planned);
             return Err(e);

@@ -329,9 +329,7 @@ impl<T: RoleMetadata> Metadata<T> {
 
     /// The canonical JSON of `signed` as this model serialises it (for signing).
     pub fn canonical_signed(&self) -> Result<Vec<u8>> {
-        let value =
-            serde_json::to_value(&self.signed).map_err(|e| Error::Canonical(e.to_string()))?;
-        crate::canonical::to_canonical(&value)
+        crate::canonical::to_canonical_bytes(&self.signed)
     }
 
     /// Adds (or replaces) the signature of `key` over the current `signed` content.
@@ -343,10 +341,10 @@ impl<T: RoleMetadata> Metadata<T> {
     }
 
     /// Serialises the envelope as tufkit publishes it: keys sorted as in canonical JSON,
-    /// indented ([`crate::canonical::to_pretty`]), with a final newline.
+    /// indented ([`crate::canonical::indent_canonical`]), with a final newline.
     pub fn to_json_bytes(&self) -> Result<Vec<u8>> {
-        let value = serde_json::to_value(self).map_err(|e| Error::Canonical(e.to_string()))?;
-        let mut out = crate::canonical::to_pretty(&value)?;
+        let mut out =
+            crate::canonical::indent_canonical(&crate::canonical::to_canonical_bytes(self)?);
         out.push(b'\n');
         Ok(out)
     }

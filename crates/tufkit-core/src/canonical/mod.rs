@@ -11,6 +11,9 @@ use serde_json::Value;
 
 use crate::error::Error;
 
+mod ser;
+pub use ser::to_canonical_bytes;
+
 /// Encodes `value` as canonical JSON bytes.
 ///
 /// Fails on floating-point numbers, which canonical JSON does not allow.
@@ -68,83 +71,82 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Encodes `value` as tufkit publishes metadata: the canonical form laid out for people.
-///
-/// Keys are sorted and strings written as canonical JSON writes them, so the canonical
-/// bytes differ from this only by whitespace (and by escaped control characters, which
-/// canonical JSON writes raw but a JSON file cannot): a client gets the signed bytes with
-/// a lexical pass instead of a sort (ADR 0007). Two-space indentation, `": "` between key
-/// and value.
+/// Encodes `value` as tufkit publishes metadata: the canonical form laid out for people
+/// (see [`indent_canonical`]).
 pub fn to_pretty(value: &Value) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::with_capacity(256);
-    write_pretty(value, 0, &mut out)?;
-    Ok(out)
+    Ok(indent_canonical(&to_canonical(value)?))
+}
+
+/// Lays out canonical JSON bytes for people: two-space indentation, `": "` between key and
+/// value, control characters in strings escaped (canonical JSON writes them raw, which a
+/// JSON file cannot hold). Keys stay in canonical order and strings as canonical JSON
+/// writes them, so the canonical bytes differ from this only by whitespace and those
+/// escapes: a client gets the signed bytes back with a lexical pass (ADR 0007).
+pub fn indent_canonical(canonical: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(canonical.len() + canonical.len() / 4);
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < canonical.len() {
+        let b = canonical[i];
+        match b {
+            b'"' => {
+                // Copy the string, escaping control characters.
+                out.push(b'"');
+                i += 1;
+                while i < canonical.len() {
+                    let c = canonical[i];
+                    match c {
+                        b'\\' => {
+                            out.push(c);
+                            if let Some(&next) = canonical.get(i + 1) {
+                                out.push(next);
+                            }
+                            i += 2;
+                            continue;
+                        }
+                        b'"' => break,
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        b'\t' => out.extend_from_slice(b"\\t"),
+                        b'\r' => out.extend_from_slice(b"\\r"),
+                        c if c < 0x20 => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+                        c => out.push(c),
+                    }
+                    i += 1;
+                }
+                out.push(b'"');
+            }
+            b'{' | b'[' => {
+                let close = if b == b'{' { b'}' } else { b']' };
+                if canonical.get(i + 1) == Some(&close) {
+                    out.push(b);
+                    out.push(close);
+                    i += 1;
+                } else {
+                    depth += 1;
+                    out.push(b);
+                    newline(depth, &mut out);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(depth, &mut out);
+                out.push(b);
+            }
+            b',' => {
+                out.push(b',');
+                newline(depth, &mut out);
+            }
+            b':' => out.extend_from_slice(b": "),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
 }
 
 fn newline(depth: usize, out: &mut Vec<u8>) {
     out.push(b'\n');
     out.resize(out.len() + 2 * depth, b' ');
-}
-
-fn write_pretty(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), Error> {
-    match value {
-        Value::String(s) => write_json_string(s, out),
-        Value::Array(items) if !items.is_empty() => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                newline(depth + 1, out);
-                write_pretty(item, depth + 1, out)?;
-            }
-            newline(depth, out);
-            out.push(b']');
-        }
-        Value::Object(map) if !map.is_empty() => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                newline(depth + 1, out);
-                write_json_string(k, out);
-                out.extend_from_slice(b": ");
-                write_pretty(v, depth + 1, out)?;
-            }
-            newline(depth, out);
-            out.push(b'}');
-        }
-        other => write_canonical(other, out)?,
-    }
-    Ok(())
-}
-
-/// Like [`write_string`], but control characters are escaped so the result is valid JSON.
-fn write_json_string(s: &str, out: &mut Vec<u8>) {
-    if !s.bytes().any(|b| b < 0x20) {
-        return write_string(s, out);
-    }
-    out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
-    out.push(b'"');
 }
 
 /// Appends `s` as a canonical JSON string (only `"` and `\\` escaped).
@@ -242,5 +244,59 @@ mod tests {
         );
         let canonical = crate::json::canonical_signed(doc.as_bytes(), &d).unwrap();
         assert_eq!(canonical.as_ref(), to_canonical(&v).unwrap().as_slice());
+    }
+
+    #[test]
+    fn serializer_agrees_with_the_value_encoder() {
+        use crate::metadata::{DelegatedRole, Delegations, TargetFile, Targets};
+        let mut targets = std::collections::BTreeMap::new();
+        for path in ["b/\u{e9}", "a\"q\\", "c\n\u{1}", "e\u{301}", "\u{1F600}"] {
+            let mut unknown = serde_json::Map::new();
+            unknown.insert(
+                "zz".into(),
+                json!({"y": [1, -2, {"b": null, "a": true}], "x": "s"}),
+            );
+            targets.insert(
+                path.to_string(),
+                TargetFile {
+                    length: 7,
+                    hashes: [("sha256".to_string(), "ab".repeat(32))].into(),
+                    custom: Some(json!({"k": {"n": 0, "m": "v"}})),
+                    unknown,
+                },
+            );
+        }
+        let role = DelegatedRole {
+            name: "r".into(),
+            keyids: vec![],
+            threshold: 1,
+            terminating: false,
+            paths: Some(vec!["*".into()]),
+            path_hash_prefixes: None,
+            unknown: serde_json::Map::new(),
+        };
+        let t = Targets {
+            type_: "targets".into(),
+            spec_version: "1.0.31".into(),
+            version: 3,
+            expires: chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+            targets,
+            delegations: Some(Delegations {
+                keys: Default::default(),
+                roles: Some(vec![role]),
+                succinct_roles: None,
+                unknown: serde_json::Map::new(),
+            }),
+            unknown: [("x-extra".to_string(), json!([1, 2]))]
+                .into_iter()
+                .collect(),
+        };
+        let via_value = to_canonical(&serde_json::to_value(&t).unwrap()).unwrap();
+        assert_eq!(to_canonical_bytes(&t).unwrap(), via_value);
+        assert!(to_canonical_bytes(&1.5f64).is_err());
+        // A flattened unknown field named like a known one would give a key twice.
+        let mut dup = t.clone();
+        dup.unknown.insert("version".into(), json!(9));
+        assert!(to_canonical_bytes(&dup).is_err());
     }
 }
