@@ -294,3 +294,86 @@ fn delegated_role_names_are_checked_when_the_document_is_read() {
         );
     }
 }
+
+#[test]
+fn mangled_documents_never_panic_and_both_readers_agree() {
+    // Thousands of byte-level mutations of real metadata (pretty and canonical): every one
+    // is either refused with an error or read the same way by the indexing reader (what
+    // clients use) and the full reader (what repositories use).
+    use tufkit_core::metadata::{LazySnapshot, LazyTargets, Parsed, Snapshot, Targets};
+    let mut docs = Vec::new();
+    for layout in [
+        JsonLayout::Pretty,
+        JsonLayout::Canonical,
+        JsonLayout::Reordered,
+    ] {
+        let mut sim = repository(layout);
+        sim.add_hash_prefix_delegation("targets", "bins-a", &["0", "1"]);
+        sim.publish();
+        let targets_v = sim.last_version("targets").unwrap();
+        docs.push((
+            "targets",
+            sim.file(&sim.metadata_path("targets", targets_v)).unwrap(),
+        ));
+        let snapshot_v = sim.last_version("snapshot").unwrap();
+        docs.push((
+            "snapshot",
+            sim.file(&sim.metadata_path("snapshot", snapshot_v))
+                .unwrap(),
+        ));
+    }
+    let interesting = b"{}[],:\"\\ 0-9aeu\n\x01\xc3\xa9";
+    let mut seed = 0x9e37_79b9_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut agreed = 0;
+    for round in 0..3000 {
+        let (kind, original) = &docs[round % docs.len()];
+        let mut bytes = original.clone();
+        for _ in 0..1 + next() % 3 {
+            let at = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = interesting[(next() as usize) % interesting.len()],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, interesting[(next() as usize) % interesting.len()]),
+            }
+        }
+        if *kind == "targets" {
+            let full = Parsed::<Targets>::from_slice(&bytes, "targets");
+            let lazy = LazyTargets::parse(bytes.clone(), "targets");
+            // What the full reader accepts, the indexing reader accepts too.
+            assert!(full.is_err() || lazy.is_ok(), "{:?}", lazy.err());
+            if let (Ok(full), Ok(lazy)) = (&full, lazy) {
+                agreed += 1;
+                assert_eq!(full.canonical_signed(), lazy.canonical_signed());
+                for (path, file) in &full.signed().targets {
+                    assert_eq!(lazy.target(path).unwrap().as_ref(), Some(file));
+                }
+                let view = lazy.delegations().map(|d| d.to_delegations().unwrap());
+                assert_eq!(view.as_ref(), full.signed().delegations.as_ref());
+            }
+        } else {
+            let full = Parsed::<Snapshot>::from_slice(&bytes, "snapshot");
+            let lazy = LazySnapshot::parse(bytes.clone(), "snapshot");
+            assert!(full.is_err() || lazy.is_ok(), "{:?}", lazy.err());
+            if let (Ok(full), Ok(lazy)) = (&full, lazy) {
+                agreed += 1;
+                assert_eq!(full.canonical_signed(), lazy.canonical_signed());
+                for (name, meta) in &full.signed().meta {
+                    assert_eq!(lazy.entry(name).unwrap().as_ref(), Some(meta));
+                }
+            }
+        }
+    }
+    // Some mutations keep the document valid (whitespace, a changed digit or letter).
+    assert!(
+        agreed > 100,
+        "only {agreed} mangled documents were read at all"
+    );
+}
