@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 
+use crate::crypto::hash::HashAlgorithm;
 use crate::error::Error;
 use crate::metadata::TargetFile;
 use crate::trust::TrustedSet;
@@ -36,11 +37,25 @@ pub enum SearchStep {
     NotFound,
 }
 
+/// What is left to do at one level of the search.
+#[derive(Debug)]
+enum Pending {
+    /// Visit `role`, reached through `delegator`.
+    Role { role: String, delegator: String },
+    /// Look for the next delegation of `delegator` at position `from` or later that is
+    /// trusted for the path.
+    Scan { delegator: String, from: usize },
+}
+
 /// A pre-order depth-first search for one target path.
+///
+/// Delegations are read one at a time, in order, when the search gets to them: a
+/// delegator with 16,384 hashed bins is scanned only up to the bin that lists the target.
 #[derive(Debug)]
 pub struct TargetSearch {
     path: String,
-    stack: Vec<(String, String)>,
+    digest: String,
+    stack: Vec<Pending>,
     visited: HashSet<String>,
     remaining: usize,
     failures: Vec<(String, Error)>,
@@ -52,7 +67,11 @@ impl TargetSearch {
     pub fn new(target_path: &str, max_roles: usize) -> TargetSearch {
         TargetSearch {
             path: target_path.to_string(),
-            stack: vec![("targets".to_string(), "root".to_string())],
+            digest: HashAlgorithm::Sha256.hex_digest(target_path.as_bytes()),
+            stack: vec![Pending::Role {
+                role: "targets".to_string(),
+                delegator: "root".to_string(),
+            }],
             visited: HashSet::new(),
             remaining: max_roles,
             failures: Vec::new(),
@@ -72,9 +91,13 @@ impl TargetSearch {
 
     /// Records that the role last asked for could not be loaded; its branch is skipped.
     pub fn role_failed(&mut self, role: &str, error: Error) {
-        if let Some(pos) = self.stack.iter().rposition(|(r, _)| r == role) {
-            let (r, _) = self.stack.remove(pos);
-            self.visited.insert(r);
+        let pos = self
+            .stack
+            .iter()
+            .rposition(|p| matches!(p, Pending::Role { role: r, .. } if r == role));
+        if let Some(pos) = pos {
+            self.stack.remove(pos);
+            self.visited.insert(role.to_string());
             self.remaining = self.remaining.saturating_sub(1);
         }
         self.failures.push((role.to_string(), error));
@@ -82,7 +105,18 @@ impl TargetSearch {
 
     /// Advances the search as far as the trusted set allows.
     pub fn step(&mut self, trusted: &TrustedSet) -> SearchStep {
-        while let Some((role, delegator)) = self.stack.last().cloned() {
+        while let Some(pending) = self.stack.last() {
+            let (role, delegator) = match pending {
+                Pending::Scan { delegator, from } => {
+                    let (delegator, from) = (delegator.clone(), *from);
+                    self.stack.pop();
+                    if self.remaining > 0 {
+                        self.scan(trusted, delegator, from);
+                    }
+                    continue;
+                }
+                Pending::Role { role, delegator } => (role.clone(), delegator.clone()),
+            };
             if self.remaining == 0 && role != "targets" {
                 break;
             }
@@ -119,28 +153,42 @@ impl TargetSearch {
                     continue;
                 }
             }
-            // 5.6.7.2: descend into delegations whose paths match, in priority order.
-            if let Some(delegations) = targets.delegations() {
-                let matching = match delegations.roles_for_target(&self.path) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        // A malformed delegation on the path fails this role's branch.
-                        self.failures.push((role, e));
-                        continue;
-                    }
-                };
-                let mut children = Vec::new();
-                for (child, terminating) in matching {
-                    children.push((child, role.clone()));
-                    if terminating {
-                        // 5.6.7.2.1.4: a terminating role ends the search after its subtree.
-                        self.stack.clear();
-                        break;
-                    }
-                }
-                self.stack.extend(children.into_iter().rev());
+            // 5.6.7.2: then its delegations whose paths match, in priority order.
+            if targets.delegations().is_some() {
+                self.stack.push(Pending::Scan {
+                    delegator: role,
+                    from: 0,
+                });
             }
         }
         SearchStep::NotFound
+    }
+
+    /// Finds the next delegation of `delegator` trusted for the path and queues it, with
+    /// the rest of the scan behind it (5.6.7.2).
+    fn scan(&mut self, trusted: &TrustedSet, delegator: String, from: usize) {
+        let Some(delegations) = trusted
+            .targets_role(&delegator)
+            .and_then(|t| t.delegations())
+        else {
+            return;
+        };
+        match delegations.next_match(&self.path, &self.digest, from) {
+            Ok(None) => {}
+            Ok(Some((i, role, terminating))) => {
+                if terminating {
+                    // 5.6.7.2.1.4: a terminating role ends the search after its subtree.
+                    self.stack.clear();
+                } else {
+                    self.stack.push(Pending::Scan {
+                        delegator: delegator.clone(),
+                        from: i + 1,
+                    });
+                }
+                self.stack.push(Pending::Role { role, delegator });
+            }
+            // A malformed delegation on the path ends this delegator's branch.
+            Err(e) => self.failures.push((delegator, e)),
+        }
     }
 }

@@ -377,3 +377,32 @@ fn mangled_documents_never_panic_and_both_readers_agree() {
         "only {agreed} mangled documents were read at all"
     );
 }
+
+#[test]
+fn delegations_after_the_one_that_lists_the_target_are_never_built() {
+    // Delegations are read in order as the search reaches them: a malformed role after
+    // the role that lists the target is not even looked at; one before it fails only
+    // its own lookups.
+    let mut sim = RepoSim::new(default_reference_time());
+    sim.set_layout(JsonLayout::Canonical);
+    sim.add_delegation("targets", "first", &["pkg/*"], false);
+    sim.add_delegation("targets", "second", &["pkg/*"], false);
+    sim.add_target("first", "pkg/a.txt", "a");
+    sim.add_target("second", "pkg/b.txt", "b");
+    sim.publish();
+    republish_targets_edited(&mut sim, |v| {
+        v["delegations"]["roles"][1]["threshold"] = json!(0);
+    });
+    let mut set = refresh(&sim, default_reference_time()).unwrap();
+    let run = search(&mut set, &sim, "pkg/a.txt", 32);
+    assert_eq!(run.found_in(), Some("first"));
+    assert!(run.failures.is_empty(), "{:?}", run.failures);
+    assert_eq!(run.requested_names(), vec!["first"]);
+    let run = search(&mut set, &sim, "pkg/b.txt", 32);
+    assert!(run.found.is_none());
+    assert!(
+        matches!(&run.failures[..], [(role, Error::InvalidField { field, .. })] if role == "targets" && field == "signed.delegations.roles[1].threshold"),
+        "{:?}",
+        run.failures
+    );
+}

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use super::delegations::{check_role_name, node_matches};
+use super::TOP_LEVEL_ROLES;
 use super::{
     check_type, from_node, invalid, json_error, validate_common, DelegatedRole, Delegations,
     MetaFile, Metadata, Parsed, RoleMetadata, Signature, Snapshot, SuccinctRoles, TargetFile,
@@ -265,15 +266,24 @@ impl RolesIndex {
     /// Checks every element has a valid, unique name (the rest is checked when built).
     fn new(elements: Vec<RawEntry>, text: &str, role: &str) -> Result<RolesIndex> {
         for (i, e) in elements.iter().enumerate() {
-            let field = format!("signed.delegations.roles[{i}].name");
+            let field = || format!("signed.delegations.roles[{i}].name");
             // An element without a string `name` has an empty key range at offset 0.
             if e.key == (0..0) && e.decoded.is_none() {
-                return Err(invalid(role, &field, "is missing or not a string"));
+                return Err(invalid(role, &field(), "is missing or not a string"));
             }
-            check_role_name(role, &field, e.key_str(text))?;
+            let name = e.key_str(text);
+            if name.is_empty() || TOP_LEVEL_ROLES.contains(&name) {
+                check_role_name(role, &field(), name)?;
+            }
         }
         let mut by_name: Vec<usize> = (0..elements.len()).collect();
-        by_name.sort_by(|&a, &b| elements[a].key_str(text).cmp(elements[b].key_str(text)));
+        // Hashed bins are usually listed in name order already.
+        let in_order = elements
+            .windows(2)
+            .all(|w| w[0].key_str(text) < w[1].key_str(text));
+        if !in_order {
+            by_name.sort_by(|&a, &b| elements[a].key_str(text).cmp(elements[b].key_str(text)));
+        }
         if let Some(w) = by_name
             .windows(2)
             .find(|w| elements[w[0]].key_str(text) == elements[w[1]].key_str(text))
@@ -384,12 +394,45 @@ impl<'a> DelegationsView<'a> {
     /// flag, up to the first terminating one (spec 5.6.7.2). Only roles whose paths match
     /// are built.
     pub fn roles_for_target(&self, target_path: &str) -> Result<Vec<(String, bool)>> {
-        let Some(index) = self.roles else {
-            return Ok(self.delegations.roles_for_target(target_path));
-        };
         let digest = HashAlgorithm::Sha256.hex_digest(target_path.as_bytes());
         let mut out = Vec::new();
-        for (i, element) in index.elements.iter().enumerate() {
+        let mut from = 0;
+        while let Some((i, name, terminating)) = self.next_match(target_path, &digest, from)? {
+            out.push((name, terminating));
+            if terminating {
+                break;
+            }
+            from = i + 1;
+        }
+        Ok(out)
+    }
+
+    /// The first delegation at position `from` or later that is trusted for
+    /// `target_path` (5.6.7.2.1.3), as (position, role name, terminating); `path_digest`
+    /// is the hex SHA-256 of the path. A search asks for the next one only after the
+    /// previous one's subtree, so roles after the one that lists the target are never
+    /// read. Only a matching role is built (and validated).
+    pub fn next_match(
+        &self,
+        target_path: &str,
+        path_digest: &str,
+        from: usize,
+    ) -> Result<Option<(usize, String, bool)>> {
+        let Some(index) = self.roles else {
+            if let Some(roles) = &self.delegations.roles {
+                return Ok(roles
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .find(|(_, r)| r.matches_with_digest(target_path, path_digest))
+                    .map(|(i, r)| (i, r.name.clone(), r.terminating)));
+            }
+            if let Some(s) = self.succinct_roles().filter(|_| from == 0) {
+                return Ok(Some((0, s.bin_for(target_path), false)));
+            }
+            return Ok(None);
+        };
+        for (i, element) in index.elements.iter().enumerate().skip(from) {
             // 5.6.7.2.1.3: read the patterns straight from the JSON; build only a match.
             let [paths, prefixes] = crate::json::object_fields(
                 self.text.as_bytes(),
@@ -397,20 +440,15 @@ impl<'a> DelegationsView<'a> {
                 ["paths", "path_hash_prefixes"],
             )
             .map_err(|e| json_error(self.role, e))?;
-            if !node_matches(paths.as_ref(), prefixes.as_ref(), target_path, &digest) {
+            if !node_matches(paths.as_ref(), prefixes.as_ref(), target_path, path_digest) {
                 continue;
             }
             let role = self.build(index, i)?;
-            if !role.matches_with_digest(target_path, &digest) {
-                continue;
-            }
-            let terminating = role.terminating;
-            out.push((role.name, terminating));
-            if terminating {
-                break;
+            if role.matches_with_digest(target_path, path_digest) {
+                return Ok(Some((i, role.name, role.terminating)));
             }
         }
-        Ok(out)
+        Ok(None)
     }
 
     /// The whole `delegations` object, every role built and validated.
