@@ -367,6 +367,11 @@ const LIST_LIMIT: usize = 100;
 pub fn add(a: AddArgs) -> anyhow::Result<()> {
     let ws = crate::open_workspace_with(&a.dir, a.quiet)?;
     let custom = tufkit_repo::edit::parse_custom(&a.custom)?;
+    if let Some(manifest) = &a.manifest {
+        let report = tufkit_repo::manifest::add_manifest(&ws, manifest, a.role.as_deref())?;
+        print_added(&report, &a.dir);
+        return Ok(());
+    }
     let items: Vec<NewTarget> = if let Some(folder) = &a.from_dir {
         let (items, skipped) = sources::from_dir(
             folder,
@@ -388,8 +393,6 @@ pub fn add(a: AddArgs) -> anyhow::Result<()> {
             bail!("{}: no regular files to add", folder.display());
         }
         items
-    } else if let Some(manifest) = &a.manifest {
-        sources::from_manifest(manifest)?
     } else {
         file_items(&a, custom)?
     };
@@ -399,7 +402,13 @@ pub fn add(a: AddArgs) -> anyhow::Result<()> {
         _ => ws.config().repository.target_files,
     };
     let report = tufkit_repo::add::add_with(&ws, items, a.role.as_deref(), mode)?;
-    if report.staged.len() <= LIST_LIMIT {
+    print_added(&report, &a.dir);
+    Ok(())
+}
+
+/// What `tufkit add` staged: each target, or a summary per role for many.
+fn print_added(report: &tufkit_repo::add::AddReport, dir: &std::path::Path) {
+    if report.targets <= LIST_LIMIT {
         for t in &report.staged {
             println!(
                 "Staged {} ({} bytes, sha256 {}) in {}",
@@ -407,8 +416,7 @@ pub fn add(a: AddArgs) -> anyhow::Result<()> {
             );
         }
     } else {
-        let mut roles: Vec<(&String, &usize)> = report.roles.iter().collect();
-        roles.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+        let roles = tufkit_repo::manifest::busiest_roles(report);
         let shown: Vec<String> = roles
             .iter()
             .take(5)
@@ -416,7 +424,7 @@ pub fn add(a: AddArgs) -> anyhow::Result<()> {
             .collect();
         println!(
             "Staged {} targets ({} bytes, {} file(s) hashed, {} of them copied, {} to be linked) in {} role(s): {}{}",
-            report.staged.len(),
+            report.targets,
             report.bytes,
             report.files_hashed,
             report.files_hashed - report.files_linked,
@@ -426,8 +434,7 @@ pub fn add(a: AddArgs) -> anyhow::Result<()> {
             if roles.len() > 5 { ", ..." } else { "" }
         );
     }
-    println!("Run `tufkit publish {}` to publish.", a.dir.display());
-    Ok(())
+    println!("Run `tufkit publish {}` to publish.", dir.display());
 }
 
 /// The files given on the command line, with their target paths.

@@ -27,8 +27,11 @@ use crate::workspace::Workspace;
 /// What a bulk add staged.
 #[derive(Debug, Clone, Default)]
 pub struct AddReport {
-    /// Every staged target, in the order given.
+    /// Every staged target, in the order given (for a manifest, only when there are at
+    /// most [`crate::manifest::LIST_LIMIT`]).
     pub staged: Vec<StagedTarget>,
+    /// How many targets were staged.
+    pub targets: usize,
     /// Targets staged per role.
     pub roles: BTreeMap<String, usize>,
     /// Total length of the staged targets.
@@ -390,6 +393,7 @@ pub fn add_with(
         }
         report.roles.insert(role.to_string(), indices.len());
     }
+    report.targets = staged.len();
     report.staged = staged;
     if !hosted.is_empty() {
         let refs: Vec<&str> = hosted.iter().map(String::as_str).collect();

@@ -24,11 +24,18 @@ pub fn record(ws: &Workspace, paths: &[&str]) -> Result<()> {
             .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
         text.push(b'\n');
     }
+    append(ws, &text)
+}
+
+/// Appends already encoded record lines (JSON strings, each ending in a newline) to the
+/// record of `ws`, durably.
+pub fn append(ws: &Workspace, text: &[u8]) -> Result<()> {
+    let path = ws.dir().join(HOSTED_FILE);
     fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .and_then(|mut f| f.write_all(&text).and_then(|_| f.sync_all()))
+        .and_then(|mut f| f.write_all(text).and_then(|_| f.sync_all()))
         .map_err(|e| Error::io(&path, e))
 }
 

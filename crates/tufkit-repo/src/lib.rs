@@ -26,6 +26,7 @@ pub mod init;
 pub mod keys;
 pub mod links;
 pub mod lock;
+pub mod manifest;
 pub mod parallel;
 pub mod publish;
 pub mod refresh;

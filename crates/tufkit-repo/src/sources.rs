@@ -140,7 +140,7 @@ pub fn from_dir(
 }
 
 /// Most line errors a manifest error message lists.
-const MAX_LINE_ERRORS: usize = 20;
+pub(crate) const MAX_LINE_ERRORS: usize = 20;
 
 /// Reads a JSON-lines manifest: one object per line with `path`, `length`, `hashes`
 /// (algorithm to hex digest) and optionally `custom` (an object). Blank lines are
@@ -173,23 +173,33 @@ pub fn from_manifest(file: &Path) -> Result<Vec<NewTarget>> {
         }
     }
     if bad > 0 {
-        let more = if bad > errors.len() {
-            format!("\n  ... and {} more bad line(s)", bad - errors.len())
-        } else {
-            String::new()
-        };
-        return Err(invalid(format!(
-            "{name}: {bad} bad line(s), nothing was staged. Each line must be a JSON object {{\"path\": ..., \"length\": ..., \"hashes\": {{\"sha256\": ...}}, \"custom\": {{...}}}}:\n  {}{more}",
-            errors.join("\n  ")
-        )));
+        return Err(bad_lines(&name, bad, &errors));
     }
     if out.is_empty() {
-        return Err(invalid(format!("{name}: the manifest lists no targets")));
+        return Err(no_targets(&name));
     }
     Ok(out)
 }
 
-type ManifestEntry = (String, u64, BTreeMap<String, String>, Option<Value>);
+/// The error for a manifest with `bad` bad lines, `errors` describing the first ones.
+pub(crate) fn bad_lines(name: &str, bad: usize, errors: &[String]) -> Error {
+    let more = if bad > errors.len() {
+        format!("\n  ... and {} more bad line(s)", bad - errors.len())
+    } else {
+        String::new()
+    };
+    invalid(format!(
+        "{name}: {bad} bad line(s), nothing was staged. Each line must be a JSON object {{\"path\": ..., \"length\": ..., \"hashes\": {{\"sha256\": ...}}, \"custom\": {{...}}}}:\n  {}{more}",
+        errors.join("\n  ")
+    ))
+}
+
+/// The error for a manifest without a single target.
+pub(crate) fn no_targets(name: &str) -> Error {
+    invalid(format!("{name}: the manifest lists no targets"))
+}
+
+pub(crate) type ManifestEntry = (String, u64, BTreeMap<String, String>, Option<Value>);
 
 /// One manifest line as written; checked further by [`manifest_line`].
 #[derive(serde::Deserialize)]
@@ -205,7 +215,7 @@ struct Line {
     custom: Option<Value>,
 }
 
-fn manifest_line(line: &str) -> std::result::Result<ManifestEntry, String> {
+pub(crate) fn manifest_line(line: &str) -> std::result::Result<ManifestEntry, String> {
     let Line {
         path,
         length,
