@@ -40,24 +40,36 @@ pub(crate) fn changing_roles(
     let now = ws.now();
     let cfg = ws.config();
     let drafts = store.draft_names();
-    store.preload(Layer::Working, &drafts)?;
-    store.preload(Layer::Published, &drafts)?;
+    // Each draft is compared with its published version and let go: a hashed-bin
+    // delegation may have thousands of large drafts, read again when signed.
+    let compared = crate::parallel::try_map(
+        drafts.iter().collect(),
+        crate::parallel::cpu_threads(),
+        |name: &String| -> Result<Option<Vec<String>>> {
+            let Some(d) = store.draft_once(name)? else {
+                return Ok(None);
+            };
+            let p = store.published_once(name)?;
+            if p.as_ref()
+                .is_some_and(|p| same_content(&p.signed, &d.signed))
+            {
+                return Ok(None);
+            }
+            let before = p.as_ref().and_then(|p| p.signed.delegations.as_ref());
+            let mut rekeyed = Vec::new();
+            if before != d.signed.delegations.as_ref() {
+                rekeyed.extend(delegated_names(before));
+                rekeyed.extend(delegated_names(d.signed.delegations.as_ref()));
+            }
+            Ok(Some(rekeyed))
+        },
+    )?;
     let mut changing = BTreeSet::new();
     let mut rekeyed = BTreeSet::new();
-    for name in &drafts {
-        let draft = store.draft(name)?;
-        let published = store.published(name)?;
-        match (&draft, &published) {
-            (Some(d), Some(p)) if same_content(&p.signed, &d.signed) => {}
-            (Some(d), p) => {
-                changing.insert(name.clone());
-                let before = p.as_ref().and_then(|p| p.signed.delegations.as_ref());
-                if before != d.signed.delegations.as_ref() {
-                    rekeyed.extend(delegated_names(before));
-                    rekeyed.extend(delegated_names(d.signed.delegations.as_ref()));
-                }
-            }
-            (None, _) => {}
+    for (name, change) in drafts.iter().zip(compared) {
+        if let Some(names) = change {
+            changing.insert(name.clone());
+            rekeyed.extend(names);
         }
     }
     if opts.include_drafts {
@@ -101,10 +113,15 @@ pub(crate) fn changing_roles(
                 crate::index::CACHE_DIR
             ));
         }
-        store.preload(Layer::Published, &unknown)?;
-        for r in &unknown {
-            if let (Some(m), Some(meta)) = (store.published(r)?, snapshot.signed.role_meta(r)) {
-                index.set(r, meta, m.signed.expires);
+        // Only the expiry of each is kept.
+        let expiries = crate::parallel::try_map(
+            unknown.iter().collect(),
+            crate::parallel::cpu_threads(),
+            |r: &String| store.published_once(r).map(|m| m.map(|m| m.signed.expires)),
+        )?;
+        for (r, expires) in unknown.iter().zip(expiries) {
+            if let (Some(expires), Some(meta)) = (expires, snapshot.signed.role_meta(r)) {
+                index.set(r, meta, expires);
             }
         }
         let mut expiring = Vec::new();

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 
 use tufkit_core::crypto::hash::HashAlgorithm;
 use tufkit_core::crypto::KeyId;
-use tufkit_core::metadata::{MetaFile, Metadata, RoleMetadata, Root, Snapshot, Timestamp};
+use tufkit_core::metadata::{
+    MetaFile, Metadata, Parsed, RoleMetadata, Root, Snapshot, Targets, Timestamp,
+};
 
 use crate::changes::changing_roles;
 use crate::duration::format_duration;
@@ -243,17 +245,8 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
         } else {
             None
         };
-        let before = match store.draft(name)? {
-            Some(_) => store.published(name)?,
-            None => None,
-        };
-        let m = store
-            .take(name)?
-            .ok_or_else(|| invalid(format!("{name}: no metadata to publish")))?;
         jobs.push(Job {
             name: name.clone(),
-            m,
-            before,
             published_version: head.role_version(name),
             auth,
             old_auth,
@@ -271,6 +264,7 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
     staged.extend(linked.keys().cloned());
     let ctx = Context {
         ws,
+        store: &store,
         ring: &ring,
         transition_ring: &transition_ring,
         consistent,
@@ -300,8 +294,26 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
     }
     if !report.pending.is_empty() {
         // Keep the signatures gathered so far; key holders add theirs to the drafts.
-        ws.drafts()
-            .save_roles(signed.iter().map(|s| (s.name.clone(), &s.m)).collect())?;
+        // Roles that met their threshold are kept as bytes: read back for this.
+        let complete = crate::parallel::try_map(
+            signed.iter().filter(|s| s.pending.is_none()).collect(),
+            crate::parallel::cpu_threads(),
+            |s: &crate::resign::Signed| -> Result<(String, Metadata<Targets>)> {
+                let bytes = s.bytes.as_deref().unwrap_or_default();
+                let m = Parsed::<Targets>::from_slice(bytes, &s.name)
+                    .map_err(|e| Error::metadata(format!("new {} metadata", s.name), e))?
+                    .metadata;
+                Ok((s.name.clone(), m))
+            },
+        )?;
+        let mut drafts: Vec<(String, &Metadata<Targets>)> =
+            complete.iter().map(|(n, m)| (n.clone(), m)).collect();
+        drafts.extend(
+            signed
+                .iter()
+                .filter_map(|s| s.pending.as_ref().map(|m| (s.name.clone(), m))),
+        );
+        ws.drafts().save_roles(drafts)?;
         return Ok(report);
     }
 
@@ -346,12 +358,8 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
     let mut signed = signed;
     place_roles(ws, consistent, opts.include_drafts, &files, &mut signed)?;
     let role_bytes: Vec<(String, u64, Vec<u8>)> = signed
-        .iter()
-        .filter_map(|s| {
-            s.bytes
-                .as_ref()
-                .map(|b| (s.name.clone(), s.m.signed.version, b.clone()))
-        })
+        .iter_mut()
+        .filter_map(|s| s.bytes.take().map(|b| (s.name.clone(), s.version, b)))
         .collect();
     let storage = ws.storage();
     if !consistent {
@@ -399,7 +407,7 @@ pub fn publish_locked(ws: &Workspace, opts: &PublishOptions) -> Result<PublishRe
         }
         for s in &signed {
             if let Some(meta) = snap.signed.role_meta(&s.name) {
-                index.set(&s.name, meta, s.m.signed.expires);
+                index.set(&s.name, meta, s.expires);
             }
         }
         index.retain(|r| snap.signed.role_meta(r).is_some());

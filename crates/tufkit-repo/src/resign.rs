@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use tufkit_core::crypto::{KeyId, PublicKey};
@@ -13,20 +12,17 @@ use tufkit_core::metadata::{Metadata, TargetFile, Targets};
 use crate::error::{invalid, Result};
 use crate::keys::KeyRing;
 use crate::links::LinkedSource;
+use crate::roles::RoleStore;
 use crate::signing::{canonical_signed, sign_over, valid_signers_over};
 use crate::state::{to_bytes, Authority};
 use crate::workspace::Workspace;
 
-/// One targets role to re-sign.
+/// One targets role to re-sign. Its working copy (draft or published) is read by the
+/// signing worker, so that only the roles being signed right now are in memory.
 #[derive(Debug)]
 pub struct Job {
     /// The role.
     pub name: String,
-    /// Its working copy (draft or published).
-    pub m: Metadata<Targets>,
-    /// Its published version, if any and if the working copy is a draft (what the
-    /// content checks compare with).
-    pub before: Option<Arc<Metadata<Targets>>>,
     /// Its published version number (0 if never published).
     pub published_version: u64,
     /// Who signs it now.
@@ -35,15 +31,23 @@ pub struct Job {
     pub old_auth: Option<Authority>,
 }
 
-/// A signed role (or one that still needs signatures).
+/// A signed role (or one that still needs signatures). A role that meets its threshold
+/// is kept as its bytes only (a bin of a large repository lists many targets).
 #[derive(Debug)]
 pub struct Signed {
     /// The role.
     pub name: String,
-    /// The new version, signed with every reachable key.
-    pub m: Metadata<Targets>,
+    /// The new version.
+    pub version: u64,
+    /// The new expiry.
+    pub expires: DateTime<Utc>,
     /// Its published bytes (only when the threshold is met).
     pub bytes: Option<Vec<u8>>,
+    /// The new version signed with every reachable key, while it still needs
+    /// signatures (`bytes` is `None`).
+    pub pending: Option<Metadata<Targets>>,
+    /// Its targets whose content is staged: (target path, file).
+    pub staged: Vec<(String, TargetFile)>,
     /// Valid signatures from `auth`.
     pub valid: Vec<KeyId>,
     /// Who signs it.
@@ -54,6 +58,8 @@ pub struct Signed {
 pub struct Context<'a> {
     /// The workspace (clock, policy, drafts).
     pub ws: &'a Workspace,
+    /// Where the working copies of the roles are read from.
+    pub store: &'a RoleStore<'a>,
     /// Keys the new root trusts.
     pub ring: &'a KeyRing,
     /// Keys the old root trusts (during a rotation).
@@ -101,11 +107,10 @@ pub fn target_file_paths(path: &str, file: &TargetFile, consistent: bool) -> Vec
 
 /// Fresh version and expiry, unless the draft is already sealed for that version by
 /// someone's signature (key holders signed it with `tufkit sign`).
-fn prepare(ctx: &Context<'_>, job: &mut Job) -> Result<Vec<u8>> {
+fn prepare(ctx: &Context<'_>, job: &Job, m: &mut Metadata<Targets>) -> Result<Vec<u8>> {
     let now = ctx.ws.now();
     let cfg = ctx.ws.config();
     let next = job.published_version + 1;
-    let m = &mut job.m;
     if m.signed.version == next
         && !m.signatures.is_empty()
         && !expires_within(m.signed.expires, now, cfg.refresh_window(&job.name))
@@ -136,19 +141,30 @@ fn prepare(ctx: &Context<'_>, job: &mut Job) -> Result<Vec<u8>> {
 
 /// Refuses a role that lists a new target whose content is neither staged nor
 /// published (nor recorded as hosted elsewhere).
-fn check_content(ctx: &Context<'_>, job: &Job) -> Result<()> {
-    let Some(before) = &job.before else {
-        if job.published_version > 0 {
+fn check_content(ctx: &Context<'_>, job: &Job, m: &Metadata<Targets>) -> Result<()> {
+    // The published version is what a draft is compared with.
+    let before = if ctx.store.has_draft(&job.name) {
+        ctx.store.published_once(&job.name)?
+    } else {
+        None
+    };
+    let Some(before) = before else {
+        if job.published_version > 0 && !ctx.store.has_draft(&job.name) {
             // The published content itself: nothing new to check.
             return Ok(());
         }
-        return check_targets(ctx, job, None);
+        return check_targets(ctx, job, m, None);
     };
-    check_targets(ctx, job, Some(&before.signed))
+    check_targets(ctx, job, m, Some(&before.signed))
 }
 
-fn check_targets(ctx: &Context<'_>, job: &Job, before: Option<&Targets>) -> Result<()> {
-    for (path, file) in &job.m.signed.targets {
+fn check_targets(
+    ctx: &Context<'_>,
+    job: &Job,
+    m: &Metadata<Targets>,
+    before: Option<&Targets>,
+) -> Result<()> {
+    for (path, file) in &m.signed.targets {
         if before.and_then(|b| b.targets.get(path)) == Some(file) {
             continue;
         }
@@ -179,12 +195,15 @@ fn check_targets(ctx: &Context<'_>, job: &Job, before: Option<&Targets>) -> Resu
     Ok(())
 }
 
-fn sign_one(ctx: &Context<'_>, mut job: Job) -> Result<Signed> {
-    let msg = prepare(ctx, &mut job)?;
-    check_content(ctx, &job)?;
+fn sign_one(ctx: &Context<'_>, job: Job) -> Result<Signed> {
+    let mut m = ctx
+        .store
+        .take(&job.name)?
+        .ok_or_else(|| invalid(format!("{}: no metadata to publish", job.name)))?;
+    let msg = prepare(ctx, &job, &mut m)?;
+    check_content(ctx, &job, &m)?;
     let Job {
         name,
-        mut m,
         auth,
         old_auth,
         ..
@@ -207,15 +226,30 @@ fn sign_one(ctx: &Context<'_>, mut job: Job) -> Result<Signed> {
     if let Some(old) = old_auth.as_ref().filter(|o| **o != auth) {
         sign_over(&msg, &mut m.signatures, old, ctx.transition_ring)?;
     }
-    let bytes = if (valid.len() as u64) >= auth.threshold {
-        Some(to_bytes(&m)?)
+    let staged = m
+        .signed
+        .targets
+        .iter()
+        .filter(|(_, file)| {
+            file.hashes
+                .get("sha256")
+                .is_some_and(|sha| ctx.staged.contains(sha))
+        })
+        .map(|(path, file)| (path.clone(), file.clone()))
+        .collect();
+    let (version, expires) = (m.signed.version, m.signed.expires);
+    let (bytes, pending) = if (valid.len() as u64) >= auth.threshold {
+        (Some(to_bytes(&m)?), None)
     } else {
-        None
+        (None, Some(m))
     };
     Ok(Signed {
         name,
-        m,
+        version,
+        expires,
         bytes,
+        pending,
+        staged,
         valid,
         auth,
     })
@@ -252,13 +286,10 @@ pub fn staged_target_files<'a>(
 ) -> Vec<(String, StagedFile<'a>)> {
     let mut out = BTreeMap::new();
     for s in signed {
-        for (path, file) in &s.m.signed.targets {
+        for (path, file) in &s.staged {
             let Some(sha) = file.hashes.get("sha256") else {
                 continue;
             };
-            if !ctx.staged.contains(sha) {
-                continue;
-            }
             for dest in target_file_paths(path, file, ctx.consistent) {
                 out.entry(dest)
                     .or_insert_with(|| match ctx.linked.get(sha) {

@@ -90,20 +90,48 @@ impl<'a> RoleStore<'a> {
         if let Some(hit) = lock(&self.published).get(role) {
             return Ok(hit.clone());
         }
-        let version = self.head.role_version(role);
-        let loaded = if version == 0 {
-            None
-        } else {
-            let path = metadata_path(role, self.consistent.then_some(version));
-            let m = read_metadata::<Targets>(self.ws.storage(), &path, role)?.ok_or_else(|| {
-                invalid(format!(
-                    "repository/{path} is missing although the snapshot lists {role} v{version}: the published tree is damaged; run `tufkit verify DIR`"
-                ))
-            })?;
-            Some(Arc::new(m))
-        };
+        let loaded = self.read_published(role)?;
         lock(&self.published).insert(role.to_string(), loaded.clone());
         Ok(loaded)
+    }
+
+    /// The published version of `role`, from the cache or read without keeping it (a
+    /// publish of thousands of roles looks at each one once).
+    pub fn published_once(&self, role: &str) -> Result<Option<Role>> {
+        if let Some(hit) = lock(&self.published).get(role) {
+            return Ok(hit.clone());
+        }
+        self.read_published(role)
+    }
+
+    fn read_published(&self, role: &str) -> Result<Option<Role>> {
+        let version = self.head.role_version(role);
+        if version == 0 {
+            return Ok(None);
+        }
+        let path = metadata_path(role, self.consistent.then_some(version));
+        let m = read_metadata::<Targets>(self.ws.storage(), &path, role)?.ok_or_else(|| {
+            invalid(format!(
+                "repository/{path} is missing although the snapshot lists {role} v{version}: the published tree is damaged; run `tufkit verify DIR`"
+            ))
+        })?;
+        Ok(Some(Arc::new(m)))
+    }
+
+    /// True if `role` has a draft.
+    pub fn has_draft(&self, role: &str) -> bool {
+        self.drafts.contains(role)
+    }
+
+    /// The draft of `role`, from the cache or read without keeping it.
+    pub fn draft_once(&self, role: &str) -> Result<Option<Role>> {
+        if !self.drafts.contains(role) {
+            return Ok(None);
+        }
+        if let Some(hit) = lock(&self.drafted).get(role) {
+            return Ok(hit.clone());
+        }
+        Ok(self.ws.drafts().role(role)?.map(Arc::new))
     }
 
     /// The draft of `role`, read on first use.
@@ -179,20 +207,30 @@ impl<'a> RoleStore<'a> {
         Ok(Arc::make_mut(m))
     }
 
-    /// Takes the working copy of `role` out of the store (for signing): no copy is made
-    /// unless someone else still holds it.
+    /// Takes the working copy of `role` out of the store (for signing): it is not kept
+    /// in the caches, and no copy is made unless someone else still holds it.
     pub fn take(&self, role: &str) -> Result<Option<Metadata<Targets>>> {
-        let Some(m) = self.get(role)? else {
-            return Ok(None);
+        let m = match self.edits.get(role) {
+            Some(m) => Some(m.clone()),
+            None => {
+                let drafted = if self.drafts.contains(role) {
+                    match lock(&self.drafted).remove(role) {
+                        Some(hit) => hit,
+                        None => self.ws.drafts().role(role)?.map(Arc::new),
+                    }
+                } else {
+                    None
+                };
+                match drafted {
+                    Some(m) => Some(m),
+                    None => match lock(&self.published).remove(role) {
+                        Some(hit) => hit,
+                        None => self.read_published(role)?,
+                    },
+                }
+            }
         };
-        if self.drafts.contains(role) {
-            lock(&self.drafted).remove(role);
-        } else if !self.edits.contains_key(role) {
-            lock(&self.published).remove(role);
-        }
-        Ok(Some(
-            Arc::try_unwrap(m).unwrap_or_else(|shared| (*shared).clone()),
-        ))
+        Ok(m.map(|m| Arc::try_unwrap(m).unwrap_or_else(|shared| (*shared).clone())))
     }
 
     /// Roles edited in memory so far.

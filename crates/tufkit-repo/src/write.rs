@@ -77,7 +77,7 @@ fn batch<'a>(
         .collect();
     out.extend(signed.iter().filter_map(|s| {
         s.bytes.as_ref().map(|b| BatchFile {
-            path: metadata_path(&s.name, Some(s.m.signed.version)),
+            path: metadata_path(&s.name, Some(s.version)),
             content: Content::Bytes(b),
             replace: false,
         })
@@ -85,8 +85,15 @@ fn batch<'a>(
     out
 }
 
-/// A published `path` holding our own complete version of `s`, if that is what it is.
-fn resumable(storage: &dyn Storage, path: &str, s: &Signed) -> Result<Option<Vec<u8>>> {
+/// A published `path` holding our own complete version of `s` (whose bytes are `ours`),
+/// if that is what it is: then its bytes and metadata. Only this resume path parses
+/// signed roles again.
+fn resumable(
+    storage: &dyn Storage,
+    path: &str,
+    s: &Signed,
+    ours: &[u8],
+) -> Result<Option<(Vec<u8>, Metadata<Targets>)>> {
     let Some(existing) = storage.read(path)? else {
         return Ok(None);
     };
@@ -94,10 +101,13 @@ fn resumable(storage: &dyn Storage, path: &str, s: &Signed) -> Result<Option<Vec
         return Ok(None);
     };
     let m = parsed.metadata;
-    let ours = m.signed.version == s.m.signed.version
-        && same_content(&m.signed, &s.m.signed)
+    let mine = Parsed::<Targets>::from_slice(ours, &s.name)
+        .map_err(|e| Error::metadata(format!("new {} metadata", s.name), e))?
+        .metadata;
+    let ours = m.signed.version == s.version
+        && same_content(&m.signed, &mine.signed)
         && valid_signers(&m, &s.auth).is_ok_and(|v| v.len() as u64 >= s.auth.threshold);
-    Ok(ours.then_some(existing))
+    Ok(ours.then_some((existing, m)))
 }
 
 /// Writes the target files and the new versions of the targets roles (as one durable
@@ -120,14 +130,12 @@ pub(crate) fn place_roles(
         let Some(ours) = &s.bytes else {
             continue;
         };
-        let p = metadata_path(&s.name, Some(s.m.signed.version));
+        let p = metadata_path(&s.name, Some(s.version));
         if storage.read(&p)?.is_some_and(|b| b != *ours) {
-            let Some(existing) = resumable(storage, &p, s)? else {
+            let Some((existing, m)) = resumable(storage, &p, s, ours)? else {
                 return Err(Error::WouldOverwrite { path: p });
             };
-            s.m = Parsed::<Targets>::from_slice(&existing, &s.name)
-                .map_err(|e| Error::metadata(format!("repository/{p}"), e))?
-                .metadata;
+            s.expires = m.signed.expires;
             s.bytes = Some(existing);
             resumed += 1;
         }

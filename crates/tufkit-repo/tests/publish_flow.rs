@@ -232,3 +232,48 @@ fn without_consistent_snapshots_files_are_replaced_in_place() {
         assert_verifies(&ws, t0());
     }
 }
+
+#[test]
+fn a_pending_publish_keeps_the_signatures_of_the_roles_that_met_their_threshold() {
+    // Signed roles are kept as bytes only; when another role lacks signatures, those
+    // bytes go back into the drafts, signatures and all.
+    let dir = tempfile::tempdir().unwrap();
+    let ws = new_repo(dir.path(), t0());
+    delegate_to_alice(&ws, false);
+    let (bob, _pem) = generate(KeyType::Ed25519).unwrap();
+    delegate(
+        &ws,
+        &Delegation {
+            from: "targets".into(),
+            to: "bob".into(),
+            keys: vec![(bob.key_id().clone(), bob.public_key().clone())],
+            threshold: 1,
+            scope: DelegationScope::Paths(vec!["bob/*".into()]),
+            terminating: false,
+        },
+    )
+    .unwrap();
+    add(&ws, dir.path(), "a.txt", "alice/a.txt");
+    add(&ws, dir.path(), "b.txt", "bob/b.txt");
+    let report = publish(&ws, &PublishOptions::publish()).unwrap();
+    assert_eq!(report.pending.len(), 1);
+    assert_eq!(report.pending[0].role, "bob");
+    for role in ["targets", "alice"] {
+        let draft = ws.drafts().role(role).unwrap().unwrap();
+        assert_eq!(draft.signatures.len(), 1, "{role}: signature not kept");
+        assert_eq!(
+            draft.signed.version,
+            ws.published().unwrap().role_version(role) + 1,
+            "{role}"
+        );
+    }
+    let alice = ws.drafts().role("alice").unwrap().unwrap();
+    assert!(alice.signed.targets.contains_key("alice/a.txt"));
+    assert!(ws
+        .drafts()
+        .role("bob")
+        .unwrap()
+        .unwrap()
+        .signatures
+        .is_empty());
+}
