@@ -34,6 +34,7 @@ pub mod resign;
 pub mod revoke;
 pub mod roles;
 pub mod rootops;
+pub mod routing;
 pub mod serve;
 pub mod signing;
 pub mod sources;

@@ -13,11 +13,13 @@ use std::sync::{Arc, Mutex};
 use tufkit_core::metadata::{Metadata, Root, Targets};
 
 use crate::error::{invalid, Result};
+use crate::routing::DelegationIndex;
 use crate::state::{metadata_path, read_metadata, Authority, Head};
 use crate::workspace::Workspace;
 
 type Role = Arc<Metadata<Targets>>;
 type Cache = Mutex<HashMap<String, Option<Role>>>;
+type Routes = Mutex<HashMap<String, Arc<DelegationIndex>>>;
 
 /// Which state of the repository a lookup sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub struct RoleStore<'a> {
     published: Cache,
     drafted: Cache,
     edits: HashMap<String, Role>,
+    /// Delegations indexed for routing, by delegating role (working state).
+    routes: Routes,
 }
 
 impl std::fmt::Debug for RoleStore<'_> {
@@ -70,6 +74,7 @@ impl<'a> RoleStore<'a> {
             published: Mutex::new(HashMap::new()),
             drafted: Mutex::new(HashMap::new()),
             edits: HashMap::new(),
+            routes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -188,6 +193,11 @@ impl<'a> RoleStore<'a> {
         role: &str,
         new: impl FnOnce() -> Metadata<Targets>,
     ) -> Result<&mut Metadata<Targets>> {
+        // The role may change: its delegations are indexed again when next needed.
+        self.routes
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(role);
         if !self.edits.contains_key(role) {
             let m = self.get(role)?;
             // Out of the caches, so that the edit holds the only reference and changing
@@ -329,6 +339,42 @@ impl<'a> RoleStore<'a> {
     pub fn route(&self, path: &str) -> Result<String> {
         // 5.6.7: a client searches pre-order from the top-level targets role, following
         // the first delegation whose paths (or hash prefixes, or bin) match.
+        let mut current = "targets".to_string();
+        let mut seen = HashSet::new();
+        loop {
+            if !seen.insert(current.clone()) {
+                return Ok(current);
+            }
+            let Some(m) = self.get(&current)? else {
+                return Ok(current);
+            };
+            if m.signed.targets.contains_key(path) {
+                return Ok(current);
+            }
+            // 5.6.7.2.1.3: the first delegation in priority order trusted for the path.
+            match self.delegation_index(&current, &m).first_match(path) {
+                Some((child, _)) => current = child,
+                None => return Ok(current),
+            }
+        }
+    }
+
+    /// The delegations of `role` (whose working copy is `m`) indexed for routing, built
+    /// on first use and kept for the rest of the command.
+    fn delegation_index(&self, role: &str, m: &Role) -> Arc<DelegationIndex> {
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = routes.get(role) {
+            return hit.clone();
+        }
+        let built = Arc::new(DelegationIndex::new(m.signed.delegations.as_ref()));
+        routes.insert(role.to_string(), built.clone());
+        built
+    }
+
+    /// [`RoleStore::route`] by trying every delegated role in turn: the reference the
+    /// indexed routing is checked against.
+    #[doc(hidden)]
+    pub fn route_by_scan(&self, path: &str) -> Result<String> {
         let mut current = "targets".to_string();
         let mut seen = HashSet::new();
         loop {
