@@ -214,14 +214,8 @@ impl<'a> Reader<'a> {
                 }
                 loop {
                     self.skip_value(depth + 1)?;
-                    self.skip_ws();
-                    match self.bytes.get(self.pos) {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(());
-                        }
-                        _ => return self.fail("expected ',' or ']'"),
+                    if !self.next_entry(b']')? {
+                        return Ok(());
                     }
                 }
             }
@@ -275,14 +269,8 @@ impl<'a> Reader<'a> {
             } else {
                 self.skip_value(depth + 1)?;
             }
-            self.skip_ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => return self.fail("expected ',' or '}'"),
+            if !self.next_entry(b'}')? {
+                break;
             }
         }
         if !sorted {
@@ -336,15 +324,27 @@ impl<'a> Reader<'a> {
                 decoded,
                 value: start..self.pos,
             });
-            self.skip_ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(items);
-                }
-                _ => return self.fail("expected ',' or ']'"),
+            if !self.next_entry(b']')? {
+                return Ok(items);
             }
+        }
+    }
+
+    /// After a value in an object or array: consumes `,` (true: another entry follows) or
+    /// `close` (false: the container ends).
+    fn next_entry(&mut self, close: u8) -> Result<bool, Error> {
+        self.skip_ws();
+        match self.bytes.get(self.pos) {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(&b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ if close == b'}' => self.fail("expected ',' or '}'"),
+            _ => self.fail("expected ',' or ']'"),
         }
     }
 
@@ -520,14 +520,8 @@ impl<'a> Reader<'a> {
         }
         loop {
             items.push(self.value(depth + 1, Ctx::Plain)?);
-            self.skip_ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(Node::Array(items));
-                }
-                _ => return self.fail("expected ',' or ']'"),
+            if !self.next_entry(b']')? {
+                return Ok(Node::Array(items));
             }
         }
     }
@@ -583,14 +577,8 @@ impl<'a> Reader<'a> {
                 self.value(depth + 1, Ctx::Plain)?
             };
             entries.push((key, value));
-            self.skip_ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => return self.fail("expected ',' or '}'"),
+            if !self.next_entry(b'}')? {
+                break;
             }
         }
         if !sorted {
@@ -640,14 +628,8 @@ impl<'a> Reader<'a> {
                 decoded,
                 value: value_start..self.pos,
             });
-            self.skip_ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => return self.fail("expected ',' or '}'"),
+            if !self.next_entry(b'}')? {
+                break;
             }
         }
         if !sorted {
@@ -780,11 +762,8 @@ pub fn object_fields<'a, const N: usize>(
             Some(i) => out[i] = Some(reader.value(1, Ctx::Plain)?),
             None => reader.skip_value(1)?,
         }
-        reader.skip_ws();
-        match reader.bytes.get(reader.pos) {
-            Some(b',') => reader.pos += 1,
-            Some(b'}') => return Ok(out),
-            _ => return reader.fail("expected ',' or '}'"),
+        if !reader.next_entry(b'}')? {
+            return Ok(out);
         }
     }
 }
