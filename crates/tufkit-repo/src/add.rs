@@ -80,6 +80,29 @@ fn finish(contexts: Vec<(String, ring::digest::Context)>) -> BTreeMap<String, St
 }
 
 /// Reads into `buf` until it is full or the file ends; returns the bytes read.
+/// Reads the rest of `input` through `buf`, hashing every chunk with `contexts` and
+/// handing it to `sink`; returns the number of bytes read.
+fn hash_rest(
+    input: &mut fs::File,
+    buf: &mut [u8],
+    contexts: &mut [(String, ring::digest::Context)],
+    file: &Path,
+    mut sink: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    let mut length = 0u64;
+    loop {
+        let n = fill(input, buf, file)?;
+        if n == 0 {
+            return Ok(length);
+        }
+        length += n as u64;
+        for (_, c) in contexts.iter_mut() {
+            c.update(&buf[..n]);
+        }
+        sink(&buf[..n])?;
+    }
+}
+
 fn fill(input: &mut fs::File, buf: &mut [u8], file: &Path) -> Result<usize> {
     let mut got = 0;
     while got < buf.len() {
@@ -161,18 +184,10 @@ pub fn hash_and_stage(
             let mut out = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
             out.write_all(&buf[..first])
                 .map_err(|e| Error::io(&tmp, e))?;
-            let mut length = first as u64;
-            loop {
-                let n = fill(&mut input, &mut buf[..], file)?;
-                if n == 0 {
-                    break;
-                }
-                length += n as u64;
-                for (_, c) in &mut contexts {
-                    c.update(&buf[..n]);
-                }
-                out.write_all(&buf[..n]).map_err(|e| Error::io(&tmp, e))?;
-            }
+            let rest = hash_rest(&mut input, &mut buf[..], &mut contexts, file, |chunk| {
+                out.write_all(chunk).map_err(|e| Error::io(&tmp, e))
+            })?;
+            let length = first as u64 + rest;
             let hashes = finish(std::mem::take(&mut contexts));
             let sha256 = hashes.get("sha256").cloned().unwrap_or_default();
             let dest = files_dir.join(&sha256);
@@ -211,20 +226,14 @@ pub fn hash_and_link(
         return copy();
     };
     let mut contexts = contexts(algs);
-    let length = BUFFER.with(|buf| -> Result<u64> {
-        let mut buf = buf.borrow_mut();
-        let mut length = 0u64;
-        loop {
-            let n = fill(&mut input, &mut buf[..], file)?;
-            if n == 0 {
-                break;
-            }
-            length += n as u64;
-            for (_, c) in &mut contexts {
-                c.update(&buf[..n]);
-            }
-        }
-        Ok(length)
+    let length = BUFFER.with(|buf| {
+        hash_rest(
+            &mut input,
+            &mut buf.borrow_mut()[..],
+            &mut contexts,
+            file,
+            |_| Ok(()),
+        )
     })?;
     let after = input
         .metadata()

@@ -337,8 +337,21 @@ impl<'a> RoleStore<'a> {
     /// first that lists it already, else the deepest first-priority delegation matching
     /// it (as [`crate::state::role_for_target`] on a full role set).
     pub fn route(&self, path: &str) -> Result<String> {
-        // 5.6.7: a client searches pre-order from the top-level targets role, following
-        // the first delegation whose paths (or hash prefixes, or bin) match.
+        self.walk_route(path, |role, m| {
+            self.delegation_index(role, m)
+                .first_match(path)
+                .map(|(child, _)| child)
+        })
+    }
+
+    /// 5.6.7: a client searches pre-order from the top-level targets role, following the
+    /// first delegation `next` says is trusted for the path (5.6.7.2.1.3), until a role
+    /// lists the path already or delegates it no further.
+    fn walk_route(
+        &self,
+        path: &str,
+        next: impl Fn(&str, &Role) -> Option<String>,
+    ) -> Result<String> {
         let mut current = "targets".to_string();
         let mut seen = HashSet::new();
         loop {
@@ -351,9 +364,8 @@ impl<'a> RoleStore<'a> {
             if m.signed.targets.contains_key(path) {
                 return Ok(current);
             }
-            // 5.6.7.2.1.3: the first delegation in priority order trusted for the path.
-            match self.delegation_index(&current, &m).first_match(path) {
-                Some((child, _)) => current = child,
+            match next(&current, &m) {
+                Some(child) => current = child,
                 None => return Ok(current),
             }
         }
@@ -375,28 +387,13 @@ impl<'a> RoleStore<'a> {
     /// indexed routing is checked against.
     #[doc(hidden)]
     pub fn route_by_scan(&self, path: &str) -> Result<String> {
-        let mut current = "targets".to_string();
-        let mut seen = HashSet::new();
-        loop {
-            if !seen.insert(current.clone()) {
-                return Ok(current);
-            }
-            let Some(m) = self.get(&current)? else {
-                return Ok(current);
-            };
-            if m.signed.targets.contains_key(path) {
-                return Ok(current);
-            }
-            let next = m
-                .signed
+        self.walk_route(path, |_, m| {
+            m.signed
                 .delegations
                 .as_ref()
-                .and_then(|d| d.roles_for_target(path).into_iter().next());
-            match next {
-                Some((child, _)) => current = child,
-                None => return Ok(current),
-            }
-        }
+                .and_then(|d| d.roles_for_target(path).into_iter().next())
+                .map(|(child, _)| child)
+        })
     }
 
     /// Refuses to list `path` in delegated `role` unless the delegation to it covers the

@@ -71,12 +71,6 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Encodes `value` as tufkit publishes metadata: the canonical form laid out for people
-/// (see [`indent_canonical`]).
-pub fn to_pretty(value: &Value) -> Result<Vec<u8>, Error> {
-    Ok(indent_canonical(&to_canonical(value)?))
-}
-
 /// Lays out canonical JSON bytes for people: two-space indentation, `": "` between key and
 /// value, control characters in strings escaped (canonical JSON writes them raw, which a
 /// JSON file cannot hold). Keys stay in canonical order and strings as canonical JSON
@@ -226,7 +220,7 @@ mod tests {
     #[test]
     fn pretty_form_is_canonical_but_for_layout() {
         let v = json!({"b": [1, {"z": null, "a": "q\"\\\n\u{1}\u{e9}"}], "a": {}, "c": []});
-        let pretty = to_pretty(&v).unwrap();
+        let pretty = indent_canonical(&to_canonical(&v).unwrap());
         let text = String::from_utf8(pretty.clone()).unwrap();
         assert!(
             text.starts_with("{\n  \"a\": {},\n  \"b\": [\n    1,"),
@@ -242,7 +236,7 @@ mod tests {
             d.signed.as_ref().unwrap().1,
             crate::json::SignedForm::Compactable
         );
-        let canonical = crate::json::canonical_signed(doc.as_bytes(), &d).unwrap();
+        let canonical = crate::json::canonical_signed(&doc, &d).unwrap();
         assert_eq!(canonical.as_ref(), to_canonical(&v).unwrap().as_slice());
     }
 

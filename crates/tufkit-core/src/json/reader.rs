@@ -143,11 +143,6 @@ fn is_ws(b: u8) -> bool {
 }
 
 impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8], spec: IndexSpec) -> Result<Reader<'a>, Error> {
-        let text = std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8: {e}")))?;
-        Ok(Reader::from_str(text, spec))
-    }
-
     fn from_str(text: &'a str, spec: IndexSpec) -> Reader<'a> {
         Reader {
             text,
@@ -734,18 +729,18 @@ fn find_string_stop(bytes: &[u8], from: usize) -> Option<usize> {
         .map(|i| from + offset + i)
 }
 
-/// Reads the object in `range` of `bytes` (a well-formed object, e.g. an entry
+/// Reads the object in `range` of `text` (a well-formed object, e.g. an entry
 /// [`parse_document`] indexed) and builds only the values of the keys in `wanted`, in that
 /// order; other values are skipped without being built.
 pub fn object_fields<'a, const N: usize>(
-    bytes: &'a [u8],
+    text: &'a str,
     range: Range<usize>,
     wanted: [&str; N],
 ) -> Result<[Option<Node<'a>>; N], Error> {
-    let Some(slice) = bytes.get(range) else {
+    let Some(slice) = text.get(range) else {
         return Err(err("object_fields: range outside the document"));
     };
-    let mut reader = Reader::new(slice, IndexSpec::default())?;
+    let mut reader = Reader::from_str(slice, IndexSpec::default());
     let mut out: [Option<Node<'a>>; N] = std::array::from_fn(|_| None);
     reader.skip_ws();
     if reader.bytes.get(reader.pos) != Some(&b'{') {
@@ -829,23 +824,24 @@ pub fn parse_document_str(text: &str, spec: IndexSpec) -> Result<Document<'_>, E
     })
 }
 
-/// The canonical bytes of the `signed` value of `doc`, which `parse_document` read from
-/// `bytes`: the received span itself when it is canonical, else re-encoded.
-pub fn canonical_signed<'b>(bytes: &'b [u8], doc: &Document<'_>) -> Result<Cow<'b, [u8]>, Error> {
+/// The canonical bytes of the `signed` value of `doc`, which [`parse_document_str`] read
+/// from `text`: the received span itself when it is canonical, else re-encoded.
+pub fn canonical_signed<'b>(text: &'b str, doc: &Document<'_>) -> Result<Cow<'b, [u8]>, Error> {
     let Some((range, form)) = doc.signed.clone() else {
         return Err(err("the document has no signed value"));
     };
+    let bytes = text.as_bytes();
     match form {
         SignedForm::Canonical => Ok(Cow::Borrowed(&bytes[range])),
         SignedForm::Compactable => {
             let mut out = Vec::with_capacity(range.len());
-            Reader::new(bytes, IndexSpec::default())?.write_compact(range, &mut out)?;
+            Reader::from_str(text, IndexSpec::default()).write_compact(range, &mut out)?;
             Ok(Cow::Owned(out))
         }
         SignedForm::Unsorted => {
             // Keys out of order somewhere: sort them through a full tree (rare; python-tuf
             // and tufkit write sorted keys).
-            let tree = parse(bytes)?;
+            let tree = parse_document_str(text, IndexSpec::default())?.root;
             let signed = tree
                 .get("signed")
                 .ok_or_else(|| err("the document has no signed value"))?;
@@ -956,13 +952,13 @@ mod tests {
                     delegated_roles: true,
                 };
                 let d = parse_document(doc.as_bytes(), spec).unwrap();
-                let got = canonical_signed(doc.as_bytes(), &d).unwrap();
+                let got = canonical_signed(doc, &d).unwrap();
                 assert_eq!(got.as_ref(), via_value(doc).as_slice(), "{doc} {map:?}");
             }
         }
         // serde_json reads `-0` as a float; as an integer it is `0` (as in python-tuf).
-        let doc = br#"{"signed": {"a": -0}}"#;
-        let d = parse_document(doc, IndexSpec::default()).unwrap();
+        let doc = r#"{"signed": {"a": -0}}"#;
+        let d = parse_document_str(doc, IndexSpec::default()).unwrap();
         assert_eq!(canonical_signed(doc, &d).unwrap().as_ref(), br#"{"a":0}"#);
     }
 
@@ -1070,11 +1066,12 @@ mod tests {
 
     #[test]
     fn object_fields_builds_only_what_is_asked() {
-        let doc = br#"{"b": [1, {"x": 2}], "a": "s", "c": {"d": true}}"#;
+        let doc = r#"{"b": [1, {"x": 2}], "a": "s", "c": {"d": true}}"#;
         let [c, a, z] = object_fields(doc, 0..doc.len(), ["c", "a", "z"]).unwrap();
         assert!(matches!(c, Some(Node::Object(ref e)) if e.len() == 1));
         assert_eq!(a.as_ref().and_then(|n| n.as_str()), Some("s"));
         assert!(z.is_none());
-        assert!(object_fields(b"[1]", 0..3, ["a"]).is_err());
+        assert!(object_fields("[1]", 0..3, ["a"]).is_err());
+        assert!(object_fields("{}", 0..9, ["a"]).is_err());
     }
 }

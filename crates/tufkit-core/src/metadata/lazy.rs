@@ -109,7 +109,6 @@ impl<T: IndexedRole> Lazy<T> {
             role: role.into(),
             reason: format!("not UTF-8: {}", e.utf8_error()),
         })?;
-        let bytes = text.as_bytes();
         let (metadata, canonical, index, roles) = {
             let spec = crate::json::IndexSpec {
                 map: Some(T::INDEXED_FIELD),
@@ -121,7 +120,7 @@ impl<T: IndexedRole> Lazy<T> {
             let Some((range, _)) = doc.signed.clone() else {
                 return Err(invalid(role, "signed", "is missing"));
             };
-            let canonical = match crate::json::canonical_signed(bytes, &doc)
+            let canonical = match crate::json::canonical_signed(&text, &doc)
                 .map_err(|e| json_error(role, e))?
             {
                 Cow::Borrowed(_) => Canonical::Received(range),
@@ -200,6 +199,14 @@ impl<T: IndexedRole> Lazy<T> {
     /// The keys of the indexed map, in canonical (sorted) order.
     pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
         self.index.iter().map(move |e| e.key_str(&self.text))
+    }
+
+    /// Every entry of the indexed map as (key, received bytes), in key order.
+    pub fn raw_entries(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.index.iter().map(move |e| {
+            let raw = self.bytes().get(e.value.clone()).unwrap_or_default();
+            (e.key_str(&self.text), raw)
+        })
     }
 
     fn position(&self, key: &str) -> Option<usize> {
@@ -435,7 +442,7 @@ impl<'a> DelegationsView<'a> {
         for (i, element) in index.elements.iter().enumerate().skip(from) {
             // 5.6.7.2.1.3: read the patterns straight from the JSON; build only a match.
             let [paths, prefixes] = crate::json::object_fields(
-                self.text.as_bytes(),
+                self.text,
                 element.value.clone(),
                 ["paths", "path_hash_prefixes"],
             )

@@ -291,10 +291,14 @@ impl<T: RoleMetadata> Parsed<T> {
     /// The bytes are parsed once; the canonical form of `signed` is taken from the value as
     /// received, so unknown fields and any `expires` spelling are covered exactly.
     pub fn from_slice(bytes: &[u8], role: &str) -> Result<Parsed<T>> {
-        let doc = crate::json::parse_document(bytes, crate::json::IndexSpec::default())
+        let text = std::str::from_utf8(bytes).map_err(|e| Error::Json {
+            role: role.into(),
+            reason: format!("not UTF-8: {e}"),
+        })?;
+        let doc = crate::json::parse_document_str(text, crate::json::IndexSpec::default())
             .map_err(|e| json_error(role, e))?;
         check_type::<T>(&doc.root, role)?;
-        let canonical_signed = crate::json::canonical_signed(bytes, &doc)
+        let canonical_signed = crate::json::canonical_signed(text, &doc)
             .map_err(|e| json_error(role, e))?
             .into_owned();
         let metadata: Metadata<T> = from_node(&doc.root, role, "")?;

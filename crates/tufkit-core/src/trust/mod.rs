@@ -648,12 +648,12 @@ impl TrustedSet {
 /// 5.5.5: no targets role listed by the trusted snapshot may disappear from the new one or
 /// go back in version. Entries whose bytes did not change are not built.
 fn check_no_role_rollback(old: &LazySnapshot, new: &LazySnapshot) -> Result<()> {
-    for name in old.keys() {
+    for (name, old_raw) in old.raw_entries() {
         let role = name.trim_end_matches(".json");
         let Some(new_raw) = new.raw_entry(name) else {
             return Err(Error::RoleDisappeared { role: role.into() });
         };
-        if old.raw_entry(name) == Some(new_raw) {
+        if old_raw == new_raw {
             continue;
         }
         let (Some(old_meta), Some(new_meta)) = (old.entry(name)?, new.entry(name)?) else {
